@@ -21,7 +21,8 @@ def render(nb):
     for cell in nb["cells"]:
         src = cell_source(cell)
         if cell["cell_type"] == "markdown":
-            parts.append(src.strip())
+            # links relative to nbs/ (right for the docs site) must be relative to the repo root here
+            parts.append(src.strip().replace("](images/", "](nbs/images/"))
             continue
         if cell["cell_type"] != "code": continue
         lines = src.splitlines()
