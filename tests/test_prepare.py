@@ -1,0 +1,151 @@
+"""pgflow-prepare end to end (a subprocess, as a user runs it) and face-alignment loaded offline.
+
+The CLI runs on a synthetic video and an image folder with a `KnownLandmarksDetector` (true landmarks),
+handed to the CLI through `--detector module:name`; face-alignment is built from weight files the test
+writes itself (the real FAN / S3FD architectures, random weights), with every download path made to fail.
+"""
+import csv, json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import torch
+
+from pgflow.landmarks import (FaceAlignmentDetector, KnownLandmarksDetector, LandmarkDetector, face_alignment_weight_files,
+                              face_box, crop_face, synthetic_footage)
+from pgflow.posemap import normalize_landmarks, denormalize_landmarks
+
+SIZE = 32
+
+
+def _cli():
+    exe = Path(sys.executable).parent / 'pgflow-prepare'
+    return [str(exe)] if exe.exists() else [sys.executable, '-c', 'from pgflow.landmarks import main; main()']
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(root.rglob('*')) if p.is_file()}
+
+
+@pytest.fixture
+def source(tmp_path):
+    "SRC with a VoxCeleb2-style video and an image folder, the detector module for the CLI, and the truth."
+    src = tmp_path / 'src'
+    video, vid_lm = synthetic_footage(person=11, n_frames=5, seed=1)
+    (src / 'id00042' / 'yt123').mkdir(parents=True)
+    iio.imwrite(src / 'id00042/yt123/00001.mp4', video, plugin='pyav', codec='libx264', fps=25)
+    decoded = iio.imread(src / 'id00042/yt123/00001.mp4', plugin='pyav')  # what prepare sees (H.264 is lossy)
+    images, img_lm = synthetic_footage(person=12, n_frames=3, seed=2)
+    (src / 'carol' / 'sess').mkdir(parents=True)
+    for i, im in enumerate(images): iio.imwrite(src / f'carol/sess/{i:03d}.png', im)
+    KnownLandmarksDetector(np.concatenate([video, images]), np.concatenate([vid_lm, img_lm])).save(tmp_path / 'known.npz')
+    (tmp_path / 'known_detector.py').write_text(
+        'from pgflow.landmarks import KnownLandmarksDetector\n'
+        f'def make(): return KnownLandmarksDetector.from_npz({str(tmp_path / "known.npz")!r})\n')
+    truth = {('id00042', 'yt123_00001'): (decoded, vid_lm, [f'{i:06d}' for i in range(5)]),
+             ('carol', 'sess'): (images, img_lm, [f'{i:03d}' for i in range(3)])}
+    return src, truth
+
+
+def _run(tmp_path, src, out):
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tmp_path), os.environ.get('PYTHONPATH', '')]), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run(_cli() + [str(src), str(out), '--size', str(SIZE), '--detector', 'known_detector:make',
+                                 '--batch-size', '2', '--quiet'], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout)
+
+
+def test_cli_end_to_end_and_resume(tmp_path, source):
+    src, truth = source
+    out = tmp_path / 'out'
+    s1 = _run(tmp_path, src, out)
+    assert (s1['clips'], s1['done'], s1['skipped'], s1['frames_written'], s1['meta_rows']) == (2, 2, 0, 8, 8)
+    assert s1['no_faces'] == s1['unreadable'] == s1['frames_without_face'] == 0
+    with open(out / 'meta.csv') as fh: rows = list(csv.DictReader(fh))
+    assert sorted(rows[0]) == ['identity', 'path', 'video'] and len(rows) == 8
+    listed = {r['path']: (r['identity'], r['video']) for r in rows}
+    for (identity, video), (frames, lms, names) in truth.items():
+        for frame, lm, name in zip(frames, lms, names):
+            path = f'frames/{identity}/{video}/{name}.png'
+            assert listed[path] == (identity, video)
+            box = face_box(lm)
+            got = np.load(out / 'landmarks' / identity / video / f'{name}.npy')
+            assert got.shape == (68, 2) and got.dtype == np.float32
+            np.testing.assert_allclose(got, normalize_landmarks(lm.astype(np.float64), box), atol=1e-5)
+            # in the SIZE-pixel crop, the landmarks sit where the frame's pixels went (the resize's scale)
+            side = box[2] - box[0]
+            np.testing.assert_allclose(got * SIZE - 0.5, (lm + 0.5 - np.array(box[:2])) * SIZE / side - 0.5, atol=1e-3)
+            np.testing.assert_allclose(denormalize_landmarks(got.astype(np.float64), box), lm, atol=1e-3)
+            crop = iio.imread(out / path)
+            assert crop.shape == (SIZE, SIZE, 3)
+            np.testing.assert_array_equal(crop, crop_face(frame, box, SIZE))
+    # second run: nothing to do, not one file touched
+    before = _snapshot(out)
+    s2 = _run(tmp_path, src, out)
+    assert (s2['done'], s2['skipped'], s2['frames_written'], s2['meta_rows']) == (0, 2, 0, 8)
+    assert _snapshot(out) == before
+
+
+def test_face_frames_reads_the_output(tmp_path, source):
+    "pgflow.data.FaceFrames finds every prepared frame, with its landmarks, identity and video."
+    from pgflow.data import FaceFrames
+    src, truth = source
+    out = tmp_path / 'out'
+    _run(tmp_path, src, out)
+    frames = FaceFrames(out)
+    assert len(frames) == 8 and frames.size == SIZE
+    assert frames.identity_names == ['carol', 'id00042']
+    assert frames.video_names == [('carol', 'sess'), ('id00042', 'yt123_00001')]
+    for (identity, video), (_, lms, names) in truth.items():
+        for lm, name in zip(lms, names):
+            i = frames.paths.index(f'frames/{identity}/{video}/{name}.png')
+            np.testing.assert_allclose(frames.landmarks[i].numpy(), normalize_landmarks(lm.astype(np.float64), face_box(lm)), atol=1e-5)
+            image, landmarks, ident = frames[i]
+            assert image.shape == (3, SIZE, SIZE) and frames.identity_names[ident] == identity
+            np.testing.assert_array_equal((image.permute(1, 2, 0).numpy() * 255).round(), iio.imread(out / frames.paths[i]))
+
+
+def _one_face_s3fd():
+    "The real S3FD architecture, weights set so that it finds exactly one (large) face per image, from its coarsest head."
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+    net = s3fd()
+    with torch.no_grad():
+        for name, m in net.named_children():
+            if 'mbox' not in name: continue
+            m.weight.zero_(); m.bias.zero_()
+            if 'mbox_conf' in name:  # last channel = face score; background wins everywhere but conv7_2
+                face = name.startswith('conv7_2')
+                m.bias.fill_(-10. if face else 10.); m.bias[-1] = 10. if face else -10.
+    return net
+
+
+def test_face_alignment_offline_from_local_weights(tmp_path, monkeypatch):
+    "The real FaceAlignment is built from local files only (real FAN / S3FD architectures, test-made weights)."
+    import face_alignment.utils as fa_utils
+    from face_alignment.models import FAN
+
+    def no_download(*a, **k): raise AssertionError(f'download attempted: {a[:1]}')
+    for mod, name in [(torch.hub, 'download_url_to_file'), (torch.hub, 'load_state_dict_from_url'),
+                      (fa_utils, 'download_url_to_file'), (fa_utils, 'load_file_from_url')]:
+        monkeypatch.setattr(mod, name, no_download)
+    # face-alignment's heatmap decoding is numba-jitted: ~30 s of compiling once per process; run it as Python here
+    for name in ('_get_preds_fromhm', 'transform_np'):
+        monkeypatch.setattr(fa_utils, name, getattr(fa_utils, name).py_func)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))  # an empty cache: nothing found by accident
+    files = face_alignment_weight_files()
+    weights = tmp_path / 'weights'
+    weights.mkdir()
+    with pytest.raises(FileNotFoundError, match='2DFAN4'):
+        FaceAlignmentDetector(device='cpu', weights_dir=weights)
+    torch.manual_seed(0)
+    torch.save(FAN(4).state_dict(), weights / files['fan'][0])
+    torch.save(_one_face_s3fd().state_dict(), weights / files['sfd'][0])
+    det = FaceAlignmentDetector(device='cpu', weights_dir=weights, batch_size=2)
+    assert isinstance(det, LandmarkDetector) and det.device == 'cpu'
+    frames, _ = synthetic_footage(person=1, n_frames=2, seed=0)
+    found = det.detect(list(frames) + [frames[0][:80, :90]])   # two frame sizes: two batches
+    assert len(found) == 3
+    for pts in found:  # random FAN weights: where the points land means nothing, their form does
+        assert pts.shape == (68, 2) and pts.dtype == np.float32 and np.isfinite(pts).all()
+    np.testing.assert_array_equal(found[0], det.detect([frames[0]])[0])   # batched = one at a time
