@@ -106,6 +106,22 @@ def test_face_frames_reads_the_output(tmp_path, source):
             np.testing.assert_array_equal((image.permute(1, 2, 0).numpy() * 255).round(), iio.imread(out / frames.paths[i]))
 
 
+def test_cli_errors_name_the_problem(tmp_path):
+    "Missing weights or a missing SRC: exit code 2 and a message, not a traceback; nothing is downloaded (no network here)."
+    env = {**os.environ, 'TORCH_HOME': str(tmp_path / 'torch_home'), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run(_cli() + [str(tmp_path), str(tmp_path / 'out'), '--weights-dir', str(tmp_path / 'w')],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
+    assert '2DFAN4' in r.stderr and 's3fd' in r.stderr and str(tmp_path / 'w') in r.stderr
+    assert not (tmp_path / 'torch_home').exists() and not (tmp_path / 'w').exists()
+    (tmp_path / 'known_detector.py').write_text('from pgflow.landmarks import KnownLandmarksDetector\n'
+                                                'import numpy as np\n'
+                                                'def make(): return KnownLandmarksDetector(np.zeros((1, 8, 8, 3), np.uint8), np.zeros((1, 68, 2)))\n')
+    r = subprocess.run(_cli() + [str(tmp_path / 'nope'), str(tmp_path / 'out'), '--detector', 'known_detector:make'],
+                       capture_output=True, text=True, env={**env, 'PYTHONPATH': str(tmp_path)}, timeout=120)
+    assert r.returncode == 2 and 'nope' in r.stderr and 'expected a folder' in r.stderr, r.stderr
+
+
 def _one_face_s3fd():
     "The real S3FD architecture, weights set so that it finds exactly one (large) face per image, from its coarsest head."
     from face_alignment.detection.sfd.net_s3fd import s3fd
