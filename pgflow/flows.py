@@ -84,19 +84,27 @@ class InvConv1x1(nn.Module):
         "The matrix `W` and `log|det W|`."
         if not self.lu:
             return self.weight, torch.linalg.slogdet(self.weight)[1]
-        eye = torch.eye(self.l_mask.shape[0], dtype=self.lower.dtype, device=self.lower.device)
-        l = self.lower * self.l_mask + eye
-        u = self.upper * self.l_mask.T + torch.diag(self.sign_s * self.log_s.exp())
-        return self.perm @ l @ u, self.log_s.sum()
+        l, u = self._lu()
+        return l[self._perm_index()] @ u, self.log_s.sum()   # P @ L as a row gather: exact, no C^3 matmul
 
-    def _inverse(self, w):
-        if not self.lu: return torch.linalg.inv(w)
+    def _lu(self):
+        "The unit lower and the upper triangular factors."
+        eye = torch.eye(self.l_mask.shape[0], dtype=self.lower.dtype, device=self.lower.device)
+        return (self.lower * self.l_mask + eye,
+                self.upper * self.l_mask.T + torch.diag(self.sign_s * self.log_s.exp()))
+
+    def _perm_index(self):
+        "`P` as an index: `P @ A == A[idx]`, `A @ P.T == A[:, idx]`."
+        return self.perm.argmax(1)
+
+    def _inverse(self, w=None):
+        "`W^-1` (from the parameters; `w` is only used by the plain parameterisation)."
+        if not self.lu: return torch.linalg.inv(self.weight if w is None else w)
         # W^-1 = U^-1 L^-1 P^T by triangular solves: more accurate than a general inverse
-        eye = torch.eye(w.shape[0], dtype=w.dtype, device=w.device)
-        l = self.lower * self.l_mask + eye
-        u = self.upper * self.l_mask.T + torch.diag(self.sign_s * self.log_s.exp())
+        l, u = self._lu()
+        eye = torch.eye(l.shape[0], dtype=l.dtype, device=l.device)
         linv = torch.linalg.solve_triangular(l, eye, upper=False, unitriangular=True)
-        return torch.linalg.solve_triangular(u, linv @ self.perm.T, upper=True)
+        return torch.linalg.solve_triangular(u, linv[:, self._perm_index()], upper=True)
 
     def _key(self):
         return tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in self.parameters())
@@ -112,7 +120,8 @@ class InvConv1x1(nn.Module):
             if self._cache_key != key:
                 with torch.no_grad():
                     w, ld = self._weight_logdet()
-                    self._cache, self._cache_key = (w, self._inverse(w), ld), key
+                    # contiguous: solve_triangular returns a column-major inverse, which conv2d would copy per call
+                    self._cache, self._cache_key = (w.contiguous(), self._inverse(w).contiguous(), ld), key
             return self._cache
         w, ld = self._weight_logdet()
         return w, None, ld
@@ -127,8 +136,8 @@ class InvConv1x1(nn.Module):
         return y, (ld * x.shape[2] * x.shape[3]).expand(x.shape[0])
 
     def reverse(self, y, cond=None):
-        w, winv, _ = self.weights()
-        if winv is None: winv = self._inverse(w)
+        # eval: the cached inverse; training: only the inverse is built (not W as well)
+        winv = self.weights()[1] if self._cacheable() else self._inverse()
         return F.conv2d(y, winv.to(y.dtype)[:, :, None, None])
 
 # %% ../nbs/01_flows.ipynb #508e31a6
@@ -287,27 +296,87 @@ class InvertibleSequence(torch.autograd.Function):
         cond_needs = ctx.has_cond and ctx.needs_input_grad[3]
         grad_cond = None
         for step in order:
-            with torch.no_grad(), torch.autocast(ctx.autocast[0], dtype=ctx.autocast[2], enabled=ctx.autocast[1]):
-                x = step.reverse(y, cond) if fwd else step(y, cond)[0]
-            dev, on, dt = ctx.autocast
-            with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
-                xi = x.detach().requires_grad_(True)
-                ci = cond.detach().requires_grad_(True) if cond_needs else cond
-                sp = [p for p in step.parameters() if p.requires_grad]
-                if fwd:
-                    out, ld = step(xi, ci)
-                    outs, gouts = [out, ld], [grad_y, grad_logdet]
-                else:
-                    outs, gouts = [step.reverse(xi, ci)], [grad_y]
-                inputs = [xi] + ([ci] if cond_needs else []) + sp
-                g = torch.autograd.grad(outs, inputs, gouts, allow_unused=True)
-            grad_y = g[0] if g[0] is not None else torch.zeros_like(xi)
-            if cond_needs and g[1] is not None:
-                grad_cond = g[1] if grad_cond is None else grad_cond + g[1]
-            for p, gp in zip(sp, g[1 + cond_needs:]):
+            recompute = _recompute_coupling_step if _one_subnet(step) else _recompute_generic
+            x, gx, gc, pgrads = recompute(step, y, cond, grad_y, grad_logdet, fwd, cond_needs, ctx.autocast)
+            grad_y = gx if gx is not None else torch.zeros_like(x)
+            if gc is not None: grad_cond = gc if grad_cond is None else grad_cond + gc
+            for p, gp in pgrads:
                 if gp is not None: grads[id(p)] = gp if grads[id(p)] is None else grads[id(p)] + gp
             y = x
         return (None, None, grad_y, grad_cond, *[grads[id(p)] for p in params])
+
+def _one_subnet(step) -> bool:
+    "A `FlowStep` whose coupling has one subnet (2 chunks): its backward can reuse one subnet evaluation."
+    return isinstance(step, FlowStep) and step.coupling.targets == [1]
+
+def _recompute_generic(step, out, cond, g_out, g_logdet, fwd, cond_needs, autocast):
+    """Rebuild the step's input from `out` (no graph), re-run the step with autograd and backpropagate.
+    -> `(input, grad_input, grad_cond or None, [(param, grad)])`."""
+    dev, on, dt = autocast
+    with torch.no_grad(), torch.autocast(dev, dtype=dt, enabled=on):
+        x = step.reverse(out, cond) if fwd else step(out, cond)[0]
+    with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
+        xi = x.detach().requires_grad_(True)
+        ci = cond.detach().requires_grad_(True) if cond_needs else cond
+        sp = [p for p in step.parameters() if p.requires_grad]
+        if fwd:
+            o, ld = step(xi, ci)
+            outs, gouts = [o, ld], [g_out, g_logdet]
+        else:
+            outs, gouts = [step.reverse(xi, ci)], [g_out]
+        g = torch.autograd.grad(outs, [xi] + ([ci] if cond_needs else []) + sp, gouts, allow_unused=True)
+    return x, g[0], (g[1] if cond_needs else None), list(zip(sp, g[1 + cond_needs:]))
+
+def _recompute_coupling_step(step, out, cond, g_out, g_logdet, fwd, cond_needs, autocast):
+    """`_recompute_generic` for a 2-chunk `FlowStep` with ONE subnet evaluation instead of two.
+    The coupling passes its first chunk `a` through unchanged, so the subnet input is known
+    from either side: evaluate `shift, log_s = subnet(a, cond)` once with autograd, use it
+    (detached) to rebuild the other side, then backpropagate in two stages: through the
+    coupling (leaves `a`, `b`, cond, subnet parameters) and through ActNorm + 1x1 conv (cheap)."""
+    cp, dev, (on, dt) = step.coupling, autocast[0], autocast[1:]
+    ca = cp.sizes[0]
+    lin = [p for m in (step.actnorm, step.invconv) for p in m.parameters() if p.requires_grad]
+    sub = [p for p in cp.parameters() if p.requires_grad]
+    ci = cond.detach().requires_grad_(True) if cond_needs else cond
+    with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
+        if fwd:   # out = y = (a, y_b); rebuild u = (a, u_b), the coupling's input, then x
+            a, yb = (t.detach() for t in out.split(cp.sizes, 1))
+            a.requires_grad_(True)
+            shift, log_s = cp._shift_log_s(0, [a, None], 1, ci)
+            with torch.no_grad():
+                ub = yb - shift if log_s is None else yb * torch.exp(-log_s) - shift
+                x = step.actnorm.reverse(step.invconv.reverse(torch.cat([a, ub], 1)))
+            b = ub.requires_grad_(True)
+            outs = [b + shift if log_s is None else (b + shift) * log_s.exp()]
+            gouts = [g_out[:, ca:]]
+            if log_s is not None: outs.append(log_s.flatten(1).sum(1)); gouts.append(g_logdet)
+            g = torch.autograd.grad(outs, [a, b] + ([ci] if cond_needs else []) + sub, gouts, allow_unused=True)
+            gu = torch.cat([g_out[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
+            xi = x.detach().requires_grad_(True)
+            u, ld0 = step.actnorm(xi)
+            u, ld1 = step.invconv(u)
+            g2 = torch.autograd.grad([u, ld0 + ld1], [xi] + lin, [gu, g_logdet], allow_unused=True)
+            gx = g2[0]
+        else:     # out = x; rebuild u = invconv(actnorm(x)) = (a, u_b), then the input y = (a, y_b)
+            with torch.no_grad():
+                u = step.invconv(step.actnorm(out)[0])[0]
+            a, ub = (t.detach() for t in u.split(cp.sizes, 1))
+            a.requires_grad_(True)
+            shift, log_s = cp._shift_log_s(0, [a, None], 1, ci)
+            with torch.no_grad():
+                yb = ub + shift if log_s is None else (ub + shift) * log_s.exp()
+            x = torch.cat([a.detach(), yb], 1)
+            ui = u.detach().requires_grad_(True)
+            g2 = torch.autograd.grad([step.actnorm.reverse(step.invconv.reverse(ui))], [ui] + lin, [g_out], allow_unused=True)
+            gu = _or_zeros(g2[0], ui)
+            b = yb.requires_grad_(True)
+            outs = [b - shift if log_s is None else b * torch.exp(-log_s) - shift]
+            g = torch.autograd.grad(outs, [a, b] + ([ci] if cond_needs else []) + sub, [gu[:, ca:]], allow_unused=True)
+            gx = torch.cat([gu[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
+    gc = g[2] if cond_needs else None
+    return x, gx, gc, list(zip(lin, g2[1:])) + list(zip(sub, g[2 + cond_needs:]))
+
+def _or_zeros(g, like): return torch.zeros_like(like) if g is None else g
 
 def _run_plain(steps, direction, x, cond):
     "Apply `steps` in order (`forward`) or their reverses in reverse order, summing logdets."

@@ -178,15 +178,24 @@ class PGFlow(nn.Module):
         maps = dict(zip(sizes, pose_maps(lm, sizes=sizes, sigma=self.config.pose_sigma, edges=self.config.pose_edges)))
         return [maps[s] if cd else None for (c, s), cd in zip(self.config.level_shapes(), self.config.conditioned)]
 
+    def _conditions(self, landmarks, name='landmarks') -> list:
+        "`landmarks` `[B,68,2]`, or the per-level list `conditions(landmarks)` already returned (reused as is)."
+        if not isinstance(landmarks, (list, tuple)): return self.conditions(landmarks)
+        if len(landmarks) != len(self.levels):
+            raise ValueError(f"PGFlow: {name} is a list of {len(landmarks)} conditions, expected {len(self.levels)} "
+                             f"(one per level, as returned by PGFlow.conditions)")
+        return list(landmarks)
+
     def _check_images(self, x, name='x'):
         S, C = self.config.image_size, self.config.in_channels
         if x.ndim != 4 or tuple(x.shape[1:]) != (C, S, S):
             raise ValueError(f"PGFlow: {name} has shape {tuple(x.shape)}, expected [B, {C}, {S}, {S}] (config.image_size={S})")
 
     def encode(self, x, landmarks) -> Latents:
-        "Image `[B,3,S,S]` in [0,1] + landmarks -> `Latents` (w, splits, log_p, logdet)."
+        """Image `[B,3,S,S]` in [0,1] + landmarks -> `Latents` (w, splits, log_p, logdet).
+        `landmarks` may also be `self.conditions(landmarks)`, to build the pose maps once for several calls."""
         self._check_images(x)
-        conds = self.conditions(landmarks)
+        conds = self._conditions(landmarks)
         if conds[-1] is not None and conds[-1].shape[0] != x.shape[0]:
             raise ValueError(f"PGFlow.encode: {x.shape[0]} images but {conds[-1].shape[0]} landmark sets")
         h = x.to(self._ref().dtype) - 0.5
@@ -203,8 +212,9 @@ class PGFlow(nn.Module):
 
     def decode(self, w, landmarks, splits=None, temperature: float = 0.0):
         """`w` + target landmarks -> image `[B,3,S,S]` (not clamped). Missing splits (`splits=None`
-        or `None` entries) are drawn from the prior at `temperature` (0: the mean, zeros)."""
-        conds = self.conditions(landmarks)
+        or `None` entries) are drawn from the prior at `temperature` (0: the mean, zeros).
+        `landmarks` may also be the list `self.conditions(landmarks)` (pose maps built once, reused)."""
+        conds = self._conditions(landmarks)
         n_split = sum(self.config.split)
         splits = [None] * n_split if splits is None else list(splits)
         if len(splits) != n_split: raise ValueError(f"PGFlow.decode: {len(splits)} splits given, expected {n_split}")
@@ -223,10 +233,11 @@ class PGFlow(nn.Module):
     @torch.no_grad()
     def sample(self, landmarks, temperature: float = 0.7):
         "New faces in the given poses: `w` and splits drawn from the prior at `temperature`."
-        n = check_landmarks(landmarks).shape[0]
+        conds = self._conditions(landmarks)
+        n = next((c.shape[0] for c in conds if c is not None), None) or check_landmarks(landmarks).shape[0]
         p = self._ref()
         w = torch.randn((n,) + self.config.latent_shape(), device=p.device, dtype=p.dtype) * temperature
-        return self.decode(w, landmarks, None, temperature)
+        return self.decode(w, conds, None, temperature)
 
     def bits_per_dim(self, x, landmarks, n_bits: int = 8, noise: Optional[torch.Tensor] = None):
         "Bits/dim `[B]` of 2^n_bits-level images with uniform dequantisation (`noise`: fixed u, for tests)."
