@@ -14,13 +14,14 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 from fastcore.script import Param
 
+from .fileio import write_json, write_text
+
 # %% auto #0
 __all__ = ['RESULT_TAG', 'WORKERS', 'CONV_OPS', 'SECTIONS', 'synchronize', 'summarize', 'time_fn', 'rate', 'setup_run',
            'machine_info', 'worker', 'ru_maxrss_mb', 'peak_rss_mb', 'rss_mb', 'run_fresh', 'alloc',
            'measure_peak_flops', 'measure_write_bandwidth', 'count_flops', 'ideal_seconds', 'build_model',
            'random_quadruplets', 'make_objective', 'total_loss', 'train_worker', 'bench_train', 'infer_worker',
-           'bench_posemap', 'bench_synth', 'bench_loader', 'run_benchmark', 'to_markdown', 'write_json', 'bench_cli',
-           'main']
+           'bench_posemap', 'bench_synth', 'bench_loader', 'run_benchmark', 'to_markdown', 'bench_cli', 'main']
 
 # %% ../nbs/10_bench.ipynb #58c20649
 def synchronize(device) -> None:
@@ -446,14 +447,6 @@ def to_markdown(report: dict) -> str:
     if report['skipped']: out += ['', 'Skipped: ' + '; '.join(f"{k}: {v}" for k, v in report['skipped'].items())]
     return '\n'.join(out) + '\n'
 
-def write_json(path, obj) -> None:
-    "Write `obj` as JSON atomically (temp file in the same folder, then os.replace)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
-
 # %% ../nbs/10_bench.ipynb #56b7d33f
 def bench_cli(preset: Param("PGFlowConfig preset: tiny, v3_64, ...", str) = 'tiny',
               batch_size: Param("training batch sizes in images (multiples of 4)", int, nargs='+') = None,
@@ -471,15 +464,8 @@ def bench_cli(preset: Param("PGFlowConfig preset: tiny, v3_64, ...", str) = 'tin
     md = to_markdown(report)
     print(md)
     if json: write_json(json, report)
-    if markdown: _write_text(markdown, md)
+    if markdown: write_text(markdown, md)
     return report
-
-def _write_text(path, text: str) -> None:
-    "Write `text` atomically (temp file in the same folder, then os.replace)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmp, path)
 
 def _underscore_options(argv: list[str]) -> list[str]:
     "Let `--batch-size` mean `--batch_size` (fastcore names options after the Python parameters)."

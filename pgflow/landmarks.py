@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 from fastcore.script import anno_parser, call_parse
 from PIL import Image
 
+from .fileio import write_json, write_text
 from .posemap import N_LANDMARKS, normalize_landmarks
 
 # %% auto #0
@@ -348,18 +348,6 @@ def iter_frames(clip: Clip, sampling: Sampling = Sampling(), errors: list | None
 # %% ../nbs/05_landmarks.ipynb #0264c5ae
 _MAX_EXAMPLES = 5
 
-def _atomic_write(path: Path, write):
-    "Call `write(tmp_path)` for a temp file next to `path`, then `os.replace` it onto `path`."
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name + '.', suffix='.tmp')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
 def _marker_path(out: Path, identity: str, video: str) -> Path: return out / '.done' / identity / f"{video}.json"
 
 def write_meta(out) -> int:
@@ -373,7 +361,7 @@ def write_meta(out) -> int:
     w = csv.writer(buf, lineterminator='\n'); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
     meta = out / 'meta.csv'
     if not (meta.is_file() and meta.read_text() == buf.getvalue()):  # unchanged: leave the file (and its mtime) alone
-        _atomic_write(meta, lambda tmp: Path(tmp).write_text(buf.getvalue()))
+        write_text(meta, buf.getvalue())
     return len(rows)
 
 # %% ../nbs/05_landmarks.ipynb #ce3d57be
@@ -435,7 +423,7 @@ def _publish(out: Path, stage: Path, clip: Clip, names: list[str], n_sampled: in
             os.replace(stage / kind, final)
     marker = {'identity': clip.identity, 'video': clip.video, 'source': str(clip.source),
               'status': 'ok' if names else 'no_faces', 'frames_sampled': n_sampled, 'frames': sorted(names)}
-    _atomic_write(_marker_path(out, clip.identity, clip.video), lambda tmp: Path(tmp).write_text(json.dumps(marker, indent=1)))
+    write_json(_marker_path(out, clip.identity, clip.video), marker)
 
 def _note(summary, key, example):
     summary[key] += 1

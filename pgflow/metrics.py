@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_metrics.ipynb #b10507e1
 from __future__ import annotations
-import json, math, os, sys, tempfile, warnings
+import json, math, sys, warnings
 from pathlib import Path
 from dataclasses import dataclass, field
 import numpy as np
@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from fastcore.script import call_parse, Param, store_true
 
+from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
 
 # %% auto #0
@@ -89,17 +90,6 @@ METRIC_COLUMNS = {
     'bits_per_dim': ('bits/dim ↓', '{:.3f}'), 'n': ('frames', '{:d}'),
 }
 
-def _atomic_write_text(path, text:str):
-    "Write `text` to `path` through a temp file in the same folder, then `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f: f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
 # %% ../nbs/09_metrics.ipynb #89d7ff22
 def _cell(value, fmt):
     if value is None or (isinstance(value, float) and math.isnan(value)): return '–'
@@ -143,8 +133,8 @@ def write_report(report:dict, path) -> tuple[Path, Path]:
     "Write `report` as JSON to `path` and as Markdown next to it (same name, `.md`); atomic. Returns both paths."
     path = Path(path)
     md = path.with_suffix('.md') if path.suffix != '.md' else path.with_name(path.stem + '_report.md')
-    _atomic_write_text(path, json.dumps(report, indent=2, default=float) + '\n')
-    _atomic_write_text(md, markdown_report(report))
+    write_text(path, json.dumps(report, indent=2, default=float) + '\n')
+    write_text(md, markdown_report(report))
     return path, md
 
 # %% ../nbs/09_metrics.ipynb #2bf38399

@@ -4,10 +4,12 @@
 
 # %% ../nbs/00_posemap.ipynb #4b83ffcd
 from __future__ import annotations
-import math, os, tempfile, time
+import math, time
 from pathlib import Path
 import numpy as np
 import torch
+
+from .fileio import atomic_write, write_text
 
 # %% auto #0
 __all__ = ['N_LANDMARKS', 'PARTS', 'FLIP_PERM', 'SEGMENTS', 'DEFAULT_SIZES', 'face_template', 'check_landmarks', 'hflip',
@@ -121,17 +123,6 @@ def read_pts(path) -> np.ndarray:
         raise ValueError(f"{path}: expected 68 points of (x, y), got an array of shape {list(pts.shape)}")
     return pts
 
-def _atomic_write(path, write):
-    "Call `write(file)` on a temporary file next to `path`, then move it into place."
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
 def _check_pts(pts, path):
     pts = np.asarray(pts, dtype=np.float64)
     if pts.shape != (N_LANDMARKS, 2): raise ValueError(f"{path}: expected points of shape [68, 2], got {list(pts.shape)}")
@@ -141,7 +132,7 @@ def write_pts(path, pts):
     "Write `[68, 2]` pixel coordinates as a 300-W `.pts` file (atomic)."
     pts = _check_pts(pts, path)
     text = 'version: 1\nn_points:  68\n{\n' + ''.join(f'{x:.6f} {y:.6f}\n' for x, y in pts) + '}\n'
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    write_text(path, text)
 
 def load_landmarks(path) -> np.ndarray:
     "Landmarks `[68, 2]` float32 from a `.pts` or `.npy` file."
@@ -158,7 +149,7 @@ def save_landmarks(path, pts):
     if path.suffix == '.pts': return write_pts(path, pts)
     if path.suffix != '.npy': raise ValueError(f"{path}: expected a .pts or .npy landmark file")
     pts = _check_pts(pts, path).astype(np.float32)
-    _atomic_write(path, lambda f: np.save(f, pts))
+    atomic_write(path, lambda tmp: np.save(tmp, pts))
 
 # %% ../nbs/00_posemap.ipynb #a5c78a8f
 def _box_origin_scale(box, like):

@@ -4,13 +4,15 @@
 
 # %% ../nbs/03_synth.ipynb #46245999
 from __future__ import annotations
-import csv, os, tempfile, time
+import csv, time
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from .fileio import atomic_write, write_png
 
 # %% auto #0
 __all__ = ['SKIN', 'HAIR', 'IRIS', 'HEAD_CENTRE', 'SPLITS', 'DEFAULT_LENGTH', 'Person', 'Pose', 'video_poses', 'face_points',
@@ -433,24 +435,9 @@ class SynthFaces(Dataset):
         return tuple(torch.stack(t) for t in zip(*(self.transfer_pair(i) for i in range(start, start + n))))
 
 # %% ../nbs/03_synth.ipynb #6642a098
-def _atomic_write(path: Path, write):
-    "Call `write(tmp_path)` on a temporary file next to `path`, then rename it to `path`."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name + '.', suffix='.tmp')
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
 def save_png(path, image: torch.Tensor):
     "Save a [3,H,W] float image in [0,1] as an 8-bit RGB PNG, atomically."
-    from PIL import Image
-    arr = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    _atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format='PNG'))
+    write_png(path, (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
 
 def write_dataset(out_dir, people, frames_per_person: int, size: int = 64, seed: int = 0,
                   split: str = 'train', videos_per_person: int = 1) -> Path:
@@ -469,12 +456,10 @@ def write_dataset(out_dir, people, frames_per_person: int, size: int = 64, seed:
             rel = Path(ident) / video / f"{j:04d}"
             img, lm = render(person, int(q), size)
             save_png(out / 'frames' / rel.with_suffix('.png'), img)
-            lm_path = out / 'landmarks' / rel.with_suffix('.npy')
-            lm_path.parent.mkdir(parents=True, exist_ok=True)
-            save_landmarks(lm_path, lm.numpy())
+            save_landmarks(out / 'landmarks' / rel.with_suffix('.npy'), lm.numpy())
             rows.append((f"frames/{rel.as_posix()}.png", ident, video))
     def write_meta(tmp):
         with open(tmp, 'w', newline='') as f:
             w = csv.writer(f); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
-    _atomic_write(out / 'meta.csv', write_meta)
+    atomic_write(out / 'meta.csv', write_meta)
     return out

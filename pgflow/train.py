@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #999ca048
 from __future__ import annotations
-import importlib.util, inspect, json, math, os, re, shutil, signal, sys, tempfile, threading, time, typing
+import importlib.util, inspect, json, math, os, re, shutil, signal, sys, threading, time, typing
 from dataclasses import dataclass, field, asdict, fields, MISSING
 from pathlib import Path
 
@@ -15,14 +15,15 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
+from .fileio import write_json, write_png
 from .model import PGFlow, PGFlowConfig
 from .losses import LossConfig, PGFlowObjective, l1_error, psnr, ssim
 
 # %% auto #0
 __all__ = ['TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
-           'evaluate_cross_pose', 'sample_grid', 'write_png', 'write_json', 'TrainState', 'checkpoints',
-           'latest_checkpoint', 'save_checkpoint', 'StopFlag', 'init_actnorm', 'replica_checksums', 'train',
-           'train_parser', 'load_config_file', 'parse_args', 'main']
+           'evaluate_cross_pose', 'sample_grid', 'TrainState', 'checkpoints', 'latest_checkpoint', 'save_checkpoint',
+           'StopFlag', 'init_actnorm', 'replica_checksums', 'train', 'train_parser', 'load_config_file', 'parse_args',
+           'main']
 
 # %% ../nbs/07_train.ipynb #ff845af0
 @dataclass
@@ -238,23 +239,6 @@ def sample_grid(model: PGFlow, pairs, n: int = 8) -> np.ndarray:
     rows = [torch.cat([src[i], _draw_landmarks(tlm[i], S), out[i], tgt[i]], 2) for i in range(len(src))]
     grid = torch.cat(rows, 1)
     return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-
-def _atomic(path: Path, write):
-    "Call `write(tmp)` on a temp path next to `path` (same suffix), then rename it over `path`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.stem + ".", suffix=path.suffix)
-    os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-
-def write_png(path, img: np.ndarray):
-    import imageio.v3 as iio
-    _atomic(path, lambda t: iio.imwrite(t, img))
-
-def write_json(path, obj):
-    _atomic(path, lambda t: Path(t).write_text(json.dumps(obj, indent=1)))
 
 # %% ../nbs/07_train.ipynb #afef5440
 class TrainState:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_transfer.ipynb #67851125
 from __future__ import annotations
-import os, sys, tempfile, warnings
+import sys, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,6 +14,7 @@ import imageio.v3 as iio
 from fastcore.script import call_parse, anno_parser, Param, store_true
 from tqdm.auto import tqdm
 
+from .fileio import atomic_write
 from .posemap import load_landmarks, normalize_landmarks, denormalize_landmarks
 from .landmarks import face_box, crop_face
 
@@ -101,16 +102,11 @@ def write_frames(path, frames:list, fps:float=25.0) -> Path:
     if not frames: raise TransferError(f"{path}: nothing to write")
     if ext not in IMAGE_EXTS + VIDEO_EXTS:
         raise TransferError(f"{path}: unknown output type {ext!r}; expected .png, .jpg, .gif or .mp4")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.stem}.', suffix=ext); os.close(fd)
-    try:
+    def write(tmp):  # imageio picks the format from the temp file's suffix, which is the target's
         if ext in IMAGE_EXTS: iio.imwrite(tmp, frames[0] if len(frames) == 1 else contact_sheet(frames))
         elif ext == '.gif': iio.imwrite(tmp, np.stack(frames), duration=1000 / fps, loop=0)
         else: iio.imwrite(tmp, np.stack([_pad_even(f) for f in frames]), plugin='pyav', codec='libx264', fps=fps)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.remove(tmp)
-    return path
+    return atomic_write(path, write)
 
 # %% ../nbs/08_transfer.ipynb #2dcd9684
 LANDMARK_EXTS = ('.npy', '.pts')
