@@ -18,9 +18,9 @@ from .transfer import decode_poses, TransferError, load_model
 # %% auto #0
 __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_COLUMNS', 'SYNTH_TEST_SEED', 'capped_psnr', 'akd',
            'landmark_distance', 'interocular_distance', 'nme', 'identity_distance', 'markdown_table', 'published_table',
-           'markdown_report', 'write_report', 'bits_per_dim', 'detect_normalised', 'EvalVideo', 'Scores',
-           'score_frames', 'evaluate', 'synthetic_videos', 'dataset_videos', 'load_embedder', 'run_eval', 'pgflow_eval',
-           'main']
+           'markdown_report', 'report_paths', 'write_report', 'bits_per_dim', 'detect_normalised', 'EvalVideo',
+           'Scores', 'score_frames', 'evaluate', 'synthetic_videos', 'dataset_videos', 'load_embedder', 'run_eval',
+           'pgflow_eval', 'main']
 
 # %% ../nbs/09_metrics.ipynb #fb7a730e
 from .losses import l1_error, psnr, ssim
@@ -129,10 +129,14 @@ def markdown_report(report:dict) -> str:
             'OpenFace and `identity_metric` is `euclidean`).', '', published_table(), '']
     return '\n'.join(out)
 
-def write_report(report:dict, path) -> tuple[Path, Path]:
-    "Write `report` as JSON to `path` and as Markdown next to it (same name, `.md`); atomic. Returns both paths."
+def report_paths(path) -> tuple[Path, Path]:
+    "The JSON path and the Markdown written next to it (same name, `.md`; `<stem>_report.md` if `path` is `.md`)."
     path = Path(path)
-    md = path.with_suffix('.md') if path.suffix != '.md' else path.with_name(path.stem + '_report.md')
+    return path, path.with_suffix('.md') if path.suffix != '.md' else path.with_name(path.stem + '_report.md')
+
+def write_report(report:dict, path) -> tuple[Path, Path]:
+    "Write `report` as JSON to `path` and as Markdown next to it (`report_paths`); atomic. Returns both paths."
+    path, md = report_paths(path)
     write_text(path, json.dumps(report, indent=2, default=float) + '\n')
     write_text(md, markdown_report(report))
     return path, md
@@ -317,7 +321,7 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
         report = run_eval(model, data, out, videos, frames, det, emb, identity_metric, batch_size, device, seed, not quiet)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
-    if not quiet: print(markdown_table(report['results'])); print(f"wrote {out} and {Path(out).with_suffix('.md')}")
+    if not quiet: print(markdown_table(report['results'])); print("wrote {} and {}".format(*report_paths(out)))
 
 def main(argv:list|None=None):
     "Entry point of `pgflow-eval` (flags with dashes or underscores)."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_model.ipynb #3f8da7e8
 from __future__ import annotations
-import json, math, os, tempfile
+import json, math
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Optional
@@ -13,6 +13,7 @@ import torch.nn as nn
 from safetensors.torch import save_file, load_file
 from .flows import *
 from .posemap import pose_maps, check_landmarks
+from .fileio import atomic_write
 
 # %% auto #0
 __all__ = ['DESIGN_V3_64_PARAMS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow', 'architecture_table',
@@ -246,9 +247,9 @@ class PGFlow(nn.Module):
     def save_pretrained(self, directory):
         "Write `config.json` and `model.safetensors` into `directory` (atomic writes)."
         d = Path(directory); d.mkdir(parents=True, exist_ok=True)
-        _atomic_write(d / 'config.json', lambda p: Path(p).write_text(json.dumps(self.config.to_dict(), indent=2)))
+        atomic_write(d / 'config.json', lambda p: Path(p).write_text(json.dumps(self.config.to_dict(), indent=2)))
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        _atomic_write(d / 'model.safetensors', lambda p: save_file(state, str(p)))
+        atomic_write(d / 'model.safetensors', lambda p: save_file(state, str(p)))
 
     @classmethod
     def from_pretrained(cls, directory, map_location='cpu') -> 'PGFlow':
@@ -263,13 +264,6 @@ class PGFlow(nn.Module):
         model.load_state_dict(state, strict=True)
         return model.to(map_location)
 
-def _atomic_write(path: Path, write):
-    "Call `write(tmp)` on a temp file in `path`'s folder, then move it over `path`."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
-    try: write(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
 
 def _check_state(expected: dict, got: dict, path):
     "Raise naming the first missing / unexpected / wrong-shaped key of a checkpoint."
