@@ -260,14 +260,16 @@ def synthetic_videos(n_videos:int=8, frames:int=8, size:int=32, seed:int=0) -> l
     return vids
 
 def dataset_videos(root, size:int, n_videos:int=8, frames:int=8) -> list:
-    "The first `frames` frames of the first `n_videos` videos of a prepared dataset folder, read by `pgflow.data.FaceFrames` at `size`."
+    "The first `frames` frames of one video of each of the first `n_videos` people in a prepared dataset folder, read by `pgflow.data.FaceFrames` at `size`."
     from pgflow.data import FaceFrames
     ds = FaceFrames(root, size=size)
+    first_video = {}  # one video per person, so that cross-identity pairs really are two people
+    for v, (identity, video) in enumerate(ds.video_names): first_video.setdefault(identity, v)
     vids = []
-    for v, (identity, video) in enumerate(ds.video_names[:n_videos]):
+    for identity, v in list(first_video.items())[:n_videos]:
         idx = torch.nonzero(ds.video == v).flatten()[:frames].tolist()
         items = [ds[i] for i in idx]
-        vids.append(EvalVideo(f'{identity}/{video}', torch.stack([it[0] for it in items]).float(),
+        vids.append(EvalVideo(identity, torch.stack([it[0] for it in items]).float(),
                               torch.stack([torch.as_tensor(it[1]) for it in items]).float()))
     return vids
 

@@ -162,10 +162,18 @@ def make_datasets(cfg: TrainConfig):
     train = Quadruplets(FaceFrames(root, size=S), seed=cfg.seed)
     if not cfg.val_data:
         raise ValueError("TrainConfig.val_data: training on a prepared folder needs a folder of held-out identities for validation")
-    return train, Quadruplets(FaceFrames(Path(cfg.val_data), size=S), seed=cfg.seed, flip=False)
+    val = Quadruplets(FaceFrames(Path(cfg.val_data), size=S), seed=cfg.seed, flip=False)
+    shared = sorted(set(train.frames.identity_names) & set(val.frames.identity_names))
+    if shared:
+        raise ValueError(f"TrainConfig.val_data: {cfg.val_data} shares {len(shared)} identities with --data {cfg.data} "
+                         f"(e.g. {shared[:3]}); validation needs people the model never trains on")
+    return train, val
 
 def validation_pairs(val_set, n: int):
     "`n` (source, source landmarks, target landmarks, target) pairs from the first items: a1 -> a2, b1 -> b2."
+    if len(val_set) < math.ceil(n / 2):
+        raise ValueError(f"--val-pairs {n} needs {math.ceil(n / 2)} validation items, but the validation data "
+                         f"(--val-data) has {len(val_set)}: lower --val-pairs or add held-out frames")
     src, slm, tlm, tgt = [], [], [], []
     for i in range(math.ceil(n / 2)):
         imgs, lms = val_set[i][:2]
@@ -197,7 +205,7 @@ def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = 
         g = torch.Generator().manual_seed(seed + chunk[0])
         u = torch.rand(t.shape, generator=g).to(dev)
         bpd = model.bits_per_dim(t, tl, n_bits=n_bits, noise=u)
-        cols = [_image_scores(out, t), bpd[:, None], _image_scores(s, t)]
+        cols = [torch.tensor(chunk, device=dev)[:, None], _image_scores(out, t), bpd[:, None], _image_scores(s, t)]
         if mean_image is not None: cols.append(_image_scores(mean_image.to(dev).expand_as(t), t))
         return torch.cat(cols, 1).float()
     try:
@@ -209,7 +217,10 @@ def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = 
             rows.append(score(mine[i:i + batch_size]))
         vals = torch.cat(rows)
         if accelerator is not None and accelerator.num_processes > 1:
-            vals = accelerator.gather(vals.to(accelerator.device)).cpu()[:n]
+            vals = accelerator.gather(vals.to(accelerator.device)).cpu()
+        # padding repeats indices across processes: keep each pair once, in index order, then drop the index column
+        first = {int(i): r for r, i in reversed(list(enumerate(vals[:, 0].tolist())))}
+        vals = vals[[first[i] for i in sorted(first)], 1:]
     finally:
         model.train(was)
     m = vals.double().mean(0).tolist()
@@ -319,6 +330,9 @@ def replica_checksums(acc: Accelerator, module: torch.nn.Module) -> list[list[fl
 def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     "Train a PGFlow as `cfg` says; returns the final metrics (also in `cfg.out/metrics.json`)."
     t_start, out = time.time(), Path(cfg.out)
+    if not cfg.resume and latest_checkpoint(out) is not None:
+        raise FileExistsError(f"TrainConfig.out: {out} already holds a run (checkpoint {latest_checkpoint(out).name}); "
+                              f"pass --resume to continue it, or choose another --out (or delete the folder) to start fresh")
     acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
                       log_with=_tracker(), project_dir=str(out))
     set_seed(cfg.seed)                                   # the same initial weights on every process
@@ -396,6 +410,8 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
                 mean = (total[:-2] / acc.num_processes).tolist()
                 bad, stop_now = bool(total[-2] > 0), bool(total[-1] > 0)
                 if bad:
+                    # fp16: the scaler unscaled this step's gradients; update it (lowers the scale) or the next unscale_ raises
+                    if acc.scaler is not None: acc.scaler.update()
                     opt.zero_grad(set_to_none=True)
                     state.nonfinite += 1; state.nonfinite_run += 1
                 else:
