@@ -541,7 +541,9 @@ def parse_args(argv=None) -> TrainConfig:
 
 def main(argv=None):
     "Console script `pgflow-train`."
-    res = train(parse_args(argv))
+    try: res = train(parse_args(argv))
+    except (FileExistsError, FileNotFoundError, ValueError) as e:  # bad input: one line naming it, no traceback
+        sys.exit(f"pgflow-train: error: {e}")
     if res.get("interrupted"): sys.exit(128 + (res.get("signum") or signal.SIGTERM))
 
 # %% ../nbs/07_train.ipynb #b951c278
