@@ -469,18 +469,10 @@ def bench_cli(preset: Param("PGFlowConfig preset: tiny, v3_64, ...", str) = 'tin
     if markdown: write_text(markdown, md)
     return report
 
-def _underscore_options(argv: list[str]) -> list[str]:
-    "Let `--batch-size` mean `--batch_size` (fastcore names options after the Python parameters)."
-    return [a.split('=')[0].replace('-', '_').replace('_', '-', 2) + a[len(a.split('=')[0]):]
-            if a.startswith('--') else a for a in argv]
-
 def main(argv: list[str] | None = None):
-    "Entry point of `pgflow-bench` and `python -m pgflow.bench`: fastcore's `anno_parser` over `bench_cli`."
-    from fastcore.script import anno_parser
-    argv = sys.argv[1:] if argv is None else argv
-    args = vars(anno_parser(bench_cli, 'pgflow-bench').parse_args(_underscore_options(argv)))
-    for k in ('pdb', 'xtra'): args.pop(k, None)
-    bench_cli(**args)
+    "Entry point of `pgflow-bench` and `python -m pgflow.bench`: `bench_cli` with `--batch-size` or `--batch_size`."
+    from pgflow.cli import run_cli
+    run_cli(bench_cli, argv, 'pgflow-bench')
 
 # %% ../nbs/10_bench.ipynb #2e6b0ee8
 if __name__ == '__main__' and globals().get('__spec__') is not None and __spec__.name == 'pgflow.bench':

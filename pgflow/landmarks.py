@@ -21,7 +21,7 @@ from typing import Iterator, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 import numpy as np
-from fastcore.script import anno_parser, call_parse
+from fastcore.script import call_parse
 from PIL import Image
 
 from .fileio import write_json, write_text
@@ -504,18 +504,10 @@ def prepare_cli(src: str,                   # folder of videos or images, one su
                       margin=margin, smooth=smooth, batch_size=batch_size, progress=not quiet)
     print(json.dumps(summary, indent=1))
 
-def _underscored(arg: str) -> str:
-    "`--max-frames=3` -> `--max_frames=3`; anything that is not a long option is left alone."
-    if not arg.startswith('--'): return arg
-    name, eq, value = arg[2:].partition('=')
-    return '--' + name.replace('-', '_') + eq + value
-
 def main():
     "The `pgflow-prepare` command: `prepare_cli`, accepting `--max-frames` as well as fastcore's `--max_frames` spelling."
-    argv = [_underscored(a) for a in sys.argv[1:]]
-    args = vars(anno_parser(prepare_cli, prog='pgflow-prepare').parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)  # fastcore's hidden debugging options
-    try: prepare_cli(**args)
+    from pgflow.cli import run_cli
+    try: run_cli(prepare_cli, prog='pgflow-prepare')
     except (FileNotFoundError, ValueError) as e:   # bad arguments or missing weights: the message says it all
         print(f"pgflow-prepare: error: {e}", file=sys.stderr)
         sys.exit(2)

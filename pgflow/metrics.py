@@ -327,5 +327,5 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
 
 def main(argv:list|None=None):
     "Entry point of `pgflow-eval` (flags with dashes or underscores)."
-    from pgflow.transfer import run_cli
+    from pgflow.cli import run_cli
     return run_cli(pgflow_eval, argv, 'pgflow-eval')

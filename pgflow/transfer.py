@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import imageio.v3 as iio
-from fastcore.script import call_parse, anno_parser, Param, store_true
+from fastcore.script import call_parse, Param, store_true
 from tqdm.auto import tqdm
 
 from .fileio import atomic_write
@@ -22,7 +22,7 @@ from .landmarks import face_box, crop_face
 __all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'LANDMARK_EXTS', 'MODES', 'LAYOUTS', 'TransferError', 'Frames', 'read_image', 'read_video',
            'read_frames', 'contact_sheet', 'write_frames', 'read_landmark_file', 'read_landmarks', 'detect_landmarks',
            'target_landmarks', 'load_model', 'decode_poses', 'Animation', 'Reenactor', 'resize_image', 'paste_face',
-           'compose', 'make_detector', 'transfer_files', 'underscore_flags', 'run_cli', 'pgflow_transfer', 'main']
+           'compose', 'make_detector', 'transfer_files', 'pgflow_transfer', 'main']
 
 # %% ../nbs/08_transfer.ipynb #b6d20f18
 class TransferError(ValueError):
@@ -330,20 +330,6 @@ def transfer_files(model, source, driving, out, source_landmarks=None, driving_l
         src, drv, source_landmarks, driving_landmarks, mode, temperature, keep_splits, seed, progress)
     return write_frames(out, compose(anim, src.images[0], layout), fps or drv.fps)
 
-def underscore_flags(argv:list) -> list:
-    "Command-line words with `--some-flag` (and `--some-flag=v`) spelled `--some_flag`, as fastcore's parser names them."
-    def fix(a):
-        if not a.startswith('--'): return a
-        name, eq, val = a.partition('=')
-        return name[:2] + name[2:].replace('-', '_') + eq + val
-    return [fix(a) for a in argv]
-
-def run_cli(func, argv:list|None=None, prog:str|None=None):
-    "Parse `argv` (default `sys.argv[1:]`; dashed or underscored flags) for the `call_parse` function `func` and call it."
-    args = vars(anno_parser(func, prog).parse_args(underscore_flags(sys.argv[1:] if argv is None else list(argv))))
-    args.pop('pdb', None); args.pop('xtra', None)
-    return func(**args)
-
 @call_parse
 def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", str)=None,
          source:Param("the face to animate: an image file", str)=None,
@@ -375,4 +361,5 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
 
 def main(argv:list|None=None):
     "Entry point of `pgflow-transfer` (flags with dashes or underscores: `--source-landmarks` = `--source_landmarks`)."
+    from pgflow.cli import run_cli
     return run_cli(pgflow_transfer, argv, 'pgflow-transfer')
