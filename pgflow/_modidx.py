@@ -441,4 +441,7 @@ d = { 'settings': { 'branch': 'main',
                                  'pgflow.transfer.resize_image': ('transfer.html#resize_image', 'pgflow/transfer.py'),
                                  'pgflow.transfer.target_landmarks': ('transfer.html#target_landmarks', 'pgflow/transfer.py'),
                                  'pgflow.transfer.transfer_files': ('transfer.html#transfer_files', 'pgflow/transfer.py'),
-                                 'pgflow.transfer.write_frames': ('transfer.html#write_frames', 'pgflow/transfer.py')}}}
+                                 'pgflow.transfer.write_frames': ('transfer.html#write_frames', 'pgflow/transfer.py')},
+            'pgflow.warp': { 'pgflow.warp.border_points': ('warp.html#border_points', 'pgflow/warp.py'),
+                             'pgflow.warp.landmark_warp': ('warp.html#landmark_warp', 'pgflow/warp.py'),
+                             'pgflow.warp.piecewise_affine': ('warp.html#piecewise_affine', 'pgflow/warp.py')}}}
