@@ -18,12 +18,13 @@ from tqdm.auto import tqdm
 from .fileio import write_json, write_png
 from .model import PGFlow, PGFlowConfig
 from .losses import LossConfig, PGFlowObjective, l1_error, psnr, ssim
+from .warp import landmark_warp
 
 # %% auto #0
 __all__ = ['TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
-           'evaluate_cross_pose', 'sample_grid', 'TrainState', 'checkpoints', 'latest_checkpoint', 'save_checkpoint',
-           'StopFlag', 'init_actnorm', 'replica_checksums', 'train', 'train_parser', 'load_config_file', 'parse_args',
-           'main']
+           'evaluate_cross_pose', 'baseline_verdict', 'scores_text', 'sample_grid', 'TrainState', 'checkpoints',
+           'latest_checkpoint', 'save_checkpoint', 'StopFlag', 'init_actnorm', 'replica_checksums', 'train',
+           'train_parser', 'load_config_file', 'parse_args', 'main']
 
 # %% ../nbs/07_train.ipynb #ff845af0
 @dataclass
@@ -191,9 +192,15 @@ def _image_scores(pred, target) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = None, n_bits: int = 8,
-                        batch_size: int = 32, accelerator: Accelerator | None = None, seed: int = 0) -> dict:
-    "Cross-pose PSNR / SSIM / L1 of `model.transfer` against the ground truth, bits/dim, and the baselines copy_source and mean_image."
+                        batch_size: int = 32, accelerator: Accelerator | None = None, seed: int = 0,
+                        warp: bool = True, warp_cache: dict | None = None) -> dict:
+    "Cross-pose PSNR / SSIM / L1 of `model.transfer` against the ground truth, bits/dim, and the baselines copy_source, mean_image and warp."
     src, slm, tlm, tgt = pairs
+    cache = {} if warp_cache is None else warp_cache   # pair index -> its landmark warp; only for these `pairs`
+    def warped(chunk):
+        todo = [i for i in chunk if i not in cache]
+        if todo: cache.update(zip(todo, landmark_warp(src[todo], slm[todo], tlm[todo]).cpu()))
+        return torch.stack([cache[i] for i in chunk])
     n, dev = len(src), next(model.parameters()).device
     idx = list(range(n))
     was = model.training
@@ -207,6 +214,7 @@ def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = 
         bpd = model.bits_per_dim(t, tl, n_bits=n_bits, noise=u)
         cols = [torch.tensor(chunk, device=dev)[:, None], _image_scores(out, t), bpd[:, None], _image_scores(s, t)]
         if mean_image is not None: cols.append(_image_scores(mean_image.to(dev).expand_as(t), t))
+        if warp: cols.append(_image_scores(warped(chunk).to(dev, t.dtype), t))
         return torch.cat(cols, 1).float()
     try:
         if accelerator is None or accelerator.num_processes == 1:
@@ -225,10 +233,29 @@ def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = 
         model.train(was)
     m = vals.double().mean(0).tolist()
     keys = ("psnr", "ssim", "l1")
-    res = dict(zip(keys, m[0:3]), bits_per_dim=m[3], baselines={"copy_source": dict(zip(keys, m[4:7]))})
-    if mean_image is not None: res["baselines"]["mean_image"] = dict(zip(keys, m[7:10]))
+    names = ["copy_source"] + ["mean_image"] * (mean_image is not None) + ["warp"] * bool(warp)
+    res = dict(zip(keys, m[0:3]), bits_per_dim=m[3],
+               baselines={b: dict(zip(keys, m[4 + 3 * j:7 + 3 * j])) for j, b in enumerate(names)})
     res["pairs"] = n
     return res
+
+# %% ../nbs/07_train.ipynb #f2a26d3d
+_METRICS = (("l1", "L1", -1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1))   # key, name, +1: higher is better
+
+def baseline_verdict(res: dict) -> str:
+    "Where the model of `res` (`evaluate_cross_pose`'s result) loses to a baseline, in words, e.g. 'model loses to warp on PSNR, SSIM; beats copy_source and mean_image on all three'."
+    lost, won = [], []
+    for name, b in res["baselines"].items():
+        worse = [label for k, label, sign in _METRICS if not sign * res[k] > sign * b[k]]   # NaN: not better
+        if worse: lost.append(f"to {name} on {', '.join(worse)}")
+        else: won.append(name)
+    if not lost: return "model beats every baseline on all three"
+    return "; ".join([f"model loses {lost[0]}", *lost[1:]] + ([f"beats {' and '.join(won)} on all three"] if won else []))
+
+def scores_text(res: dict) -> str:
+    "'model L1 / PSNR dB / SSIM; baseline ...; ...' for `evaluate_cross_pose`'s result."
+    fmt = lambda r: f"{r['l1']:.4f} / {r['psnr']:.2f} dB / {r['ssim']:.3f}"
+    return "; ".join([f"model {fmt(res)}"] + [f"{name} {fmt(b)}" for name, b in res["baselines"].items()])
 
 # %% ../nbs/07_train.ipynb #e4d8e0c2
 def _draw_landmarks(lm: torch.Tensor, size: int) -> torch.Tensor:
@@ -361,6 +388,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
 
     pairs = validation_pairs(val_set, cfg.val_pairs)
     mean_img = mean_training_image(train_set)
+    warp_cache = {}                                      # the pairs' landmark warps, computed at the first validation
     sampler = StepSampler(len(train_set), cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes,
                           start=state.step * cfg.grad_accum)
     # its own generator: creating the iterator must not draw from the global RNG (resume exactness)
@@ -369,7 +397,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     bare = acc.unwrap_model(objective).model
 
     def validate():
-        res = evaluate_cross_pose(bare, pairs, mean_img, cfg.n_bits, accelerator=acc, seed=cfg.seed)
+        res = evaluate_cross_pose(bare, pairs, mean_img, cfg.n_bits, accelerator=acc, seed=cfg.seed, warp_cache=warp_cache)
         recent = state.losses[-cfg.sample_every:]
         point = {"step": state.step, **{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")},
                  "train_loss": float(np.mean(recent)) if recent else None}
@@ -464,12 +492,10 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     if acc.is_main_process:
         bare.save_pretrained(out / "model")
         write_json(out / "metrics.json", metrics)
-        b = res["baselines"]
         print(f"pgflow-train: done in {state.seconds:.0f}s ({state.step} steps, {state.nonfinite} skipped). "
-              f"Cross-pose PSNR on {res['pairs']} held-out pairs: model {res['psnr']:.2f} dB, "
-              f"copy_source {b['copy_source']['psnr']:.2f} dB, mean_image {b['mean_image']['psnr']:.2f} dB; "
-              f"SSIM {res['ssim']:.3f}; bits/dim {res['bits_per_dim']:.3f}. Model: {out / 'model'}, metrics: {out / 'metrics.json'}",
-              flush=True)
+              f"Cross-pose L1 / PSNR / SSIM on {res['pairs']} held-out pairs: {scores_text(res)}. "
+              f"Verdict: {baseline_verdict(res)}. Bits/dim {res['bits_per_dim']:.3f}. "
+              f"Model: {out / 'model'}, metrics: {out / 'metrics.json'}", flush=True)
     acc.wait_for_everyone()
     acc.end_training()
     return metrics

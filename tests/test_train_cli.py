@@ -32,8 +32,13 @@ def test_cli_writes_model_samples_metrics(tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     for k in ("psnr", "ssim", "l1", "bits_per_dim"):
         assert isinstance(m[k], float), k
-    for b in ("copy_source", "mean_image"):
-        assert set(m["baselines"][b]) == {"psnr", "ssim", "l1"}
+    assert list(m["baselines"]) == ["copy_source", "mean_image", "warp"]
+    for b in m["baselines"].values():
+        assert set(b) == {"psnr", "ssim", "l1"}
+    # the last line gives L1 / PSNR / SSIM of the model and of every baseline, and says where the model loses
+    last = [line for line in log.splitlines() if line.startswith("pgflow-train: done")][-1]
+    for name in ("model", "copy_source", "mean_image", "warp"): assert f"{name} " in last, last
+    assert last.count(" dB / ") == 4 and ("Verdict: model loses to" in last or "Verdict: model beats every baseline" in last), last
     assert [p["step"] for p in m["curve"]] == [2, 3]
     assert m["step"] == 3 and len(m["train"]["loss_history"]) == 3
     assert (out / "checkpoints" / "step-00000003").is_dir()
