@@ -14,6 +14,7 @@ from fastcore.script import call_parse, Param, store_true
 
 from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
+from .warp import landmark_warp
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_COLUMNS', 'SYNTH_TEST_SEED', 'capped_psnr', 'akd',
@@ -210,7 +211,7 @@ def score_frames(scores:Scores, task:str, method:str, out:torch.Tensor, gt:torch
 @torch.no_grad()
 def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str='cosine', batch_size:int=16,
              cross_identity:bool=True, progress:bool=False) -> dict:
-    "Run the protocol on `videos` (list of `EvalVideo`); returns `{'results': ..., 'notes': [...]}`."
+    "Run the protocol on `videos` (list of `EvalVideo`), the model beside copy_source, mean_image and warp; returns `{'results': ..., 'notes': [...]}`."
     from tqdm.auto import tqdm
     model.eval(); scores = Scores(); notes = []
     size = model.config.image_size
@@ -219,7 +220,9 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
         out = decode_poses(model, src, v.landmarks[0], v.landmarks, batch_size)
-        for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1))):
+        warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)
+        for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
+                        ('warp', warped)):
             score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, **kw)
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
             [bits_per_dim(model, v.images[i:i + batch_size], v.landmarks[i:i + batch_size]) for i in range(0, T, batch_size)]))
@@ -235,7 +238,9 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
                 gt, targets = None, v.landmarks[0][None] + (d.landmarks - d.landmarks[0][None])
             src, T = v.images[0], len(targets)
             out = decode_poses(model, src, v.landmarks[0], targets, batch_size)
-            for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1))):
+            warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets)
+            for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
+                            ('warp', warped)):
                 score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), **kw)
         if videos[0].person is None:
             notes.append('cross_identity on real data has no ground truth: only AKD (against the relative-mode targets) '

@@ -136,9 +136,10 @@ def test_eval_synthetic_writes_json_and_markdown(files, tmp_path):
     assert r.returncode == 0, r.stderr
     rep = json.loads((tmp_path / 'rep' / 'report.json').read_text())
     for task in ('reconstruction', 'cross_identity'):
-        assert set(rep['results'][task]) == {'pgflow', 'copy_source', 'mean_image'}
+        assert list(rep['results'][task]) == ['pgflow', 'copy_source', 'mean_image', 'warp']
         for v in rep['results'][task].values(): assert 0 <= v['l1'] < 1 and v['n'] == 6
     assert rep['published_voxceleb']['FOMM'] == {'l1': 0.043, 'akd': 1.294, 'aed': 0.14}
     md = (tmp_path / 'rep' / 'report.md').read_text()
     assert '| reconstruction | copy_source |' in md and '| FOMM | 0.043 | 1.294 | 0.140 |' in md
+    assert '| reconstruction | warp |' in md and '| cross_identity | warp |' in md
     one_line_error(run('pgflow-eval', '--model', tmp_path, '--out', tmp_path / 'x.json'), 'not a pgflow model')
