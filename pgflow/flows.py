@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'scale_fn', 'ZeroConv2d', 'subnet', 'Coupling', 'squeeze',
-           'unsqueeze', 'Squeeze', 'standard_normal_logp', 'Split', 'FlowStep', 'InvertibleSequence', 'run_steps',
-           'Level']
+           'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep',
+           'InvertibleSequence', 'run_steps', 'Level']
 
 # %% ../nbs/01_flows.ipynb #f8ec2d46
 def jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
@@ -240,15 +240,51 @@ def standard_normal_logp(z):
     "Per-sample log density of `z` under N(0, I): `[B]`."
     return -0.5 * (z.flatten(1).square().sum(1) + z[0].numel() * math.log(2 * math.pi))
 
-class Split(nn.Module):
-    "Factor out the second half of the channels as a latent with a standard-normal prior."
-    def forward(self, x):
-        "-> `(kept, z, log_p(z) [B])`."
-        kept, z = x.chunk(2, 1)
-        return kept, z, standard_normal_logp(z)
+def gaussian_logp(z, mean, log_scale):
+    "Per-sample log density of `z` under N(mean, exp(log_scale)^2), elementwise independent: `[B]`."
+    return -0.5 * (((z - mean) * torch.exp(-log_scale)).square() + 2 * log_scale + math.log(2 * math.pi)).flatten(1).sum(1)
 
-    def reverse(self, kept, z=None, temperature: float = 1.0):
-        if z is None: z = torch.randn_like(kept) * temperature
+class ConditionalPrior(nn.Module):
+    """Mean and log-scale of a split latent from the kept half and the pose map (Glow's learned prior,
+    pose-conditioned). Zero-initialised output: a fresh prior is N(0, I). `hidden=0`: one 3x3 conv (Glow);
+    `hidden>0`: conv3x3 -> ReLU -> zero conv3x3. The log-scale is soft-bounded to (-bound, bound)."""
+    def __init__(self, kept_channels: int, cond_channels: int, out_channels: int, hidden: int = 0, bound: float = 4.0):
+        super().__init__()
+        cin, self.cond_channels, self.bound = kept_channels + cond_channels, cond_channels, bound
+        self.net = (ZeroConv2d(cin, 2 * out_channels) if hidden == 0 else
+                    nn.Sequential(nn.Conv2d(cin, hidden, 3, padding=1), nn.ReLU(), ZeroConv2d(hidden, 2 * out_channels)))
+
+    def forward(self, kept, cond=None):
+        "-> `(mean, log_scale)`, each shaped like the latent."
+        if self.cond_channels:
+            if cond is None: raise ValueError(f"ConditionalPrior was built with cond_channels={self.cond_channels} but got cond=None")
+            kept = torch.cat([kept, cond.to(kept.dtype)], 1)
+        mean, raw = self.net(kept).chunk(2, 1)
+        return mean, self.bound * torch.tanh(raw / self.bound)
+
+class Split(nn.Module):
+    "Factor out the second half of the channels as a latent: standard-normal prior, or (`learned`) a `ConditionalPrior`."
+    def __init__(self, channels: int = 0, cond_channels: int = 0, learned: bool = False, hidden: int = 0):
+        super().__init__()
+        if learned and (channels < 2 or channels % 2): raise ValueError(f"Split: learned prior needs an even channel count, got {channels}")
+        self.prior = ConditionalPrior(channels // 2, cond_channels, channels // 2, hidden) if learned else None
+
+    def prior_params(self, kept, cond=None):
+        "`(mean, log_scale)` of the latent given the kept half (zeros for the standard normal)."
+        if self.prior is None: return torch.zeros_like(kept), torch.zeros_like(kept)
+        return self.prior(kept, cond)
+
+    def forward(self, x, cond=None):
+        "-> `(kept, z, log_p(z | kept, cond) [B])`."
+        kept, z = x.chunk(2, 1)
+        if self.prior is None: return kept, z, standard_normal_logp(z)
+        return kept, z, gaussian_logp(z, *self.prior(kept, cond))
+
+    def reverse(self, kept, z=None, temperature: float = 1.0, cond=None):
+        "`z=None`: draw it from the prior at `temperature` (0: the prior's mean)."
+        if z is None:
+            mean, log_scale = self.prior_params(kept, cond)
+            z = mean if temperature == 0 else mean + torch.randn_like(mean) * log_scale.exp() * temperature
         if z.shape != kept.shape: raise ValueError(f"Split.reverse: z has shape {tuple(z.shape)}, expected {tuple(kept.shape)}")
         return torch.cat([kept, z], 1)
 
@@ -401,26 +437,26 @@ def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bo
 
 # %% ../nbs/01_flows.ipynb #3e526cce
 class Level(nn.Module):
-    "Optional squeeze -> `n_steps` flow steps conditioned on the pose map -> optional split."
+    "Optional squeeze -> `n_steps` flow steps conditioned on the pose map -> optional split (fixed or learned prior)."
     def __init__(self, in_channels: int, n_steps: int, cond_channels: int = 0, hidden: int = 128,
                  kernel: int = 3, n_chunks: int = 2, squeeze: bool = True, split: bool = True,
-                 memory_saving: bool = False, **step_kw):
+                 memory_saving: bool = False, learned_prior: bool = False, prior_hidden: int = 0, **step_kw):
         super().__init__()
         self.do_squeeze, self.do_split, self.memory_saving = squeeze, split, memory_saving
         self.channels = in_channels * (4 if squeeze else 1)
         self.steps = nn.ModuleList(FlowStep(self.channels, cond_channels, hidden, kernel, n_chunks, **step_kw)
                                    for _ in range(n_steps))
-        self.splitter = Split() if split else None
+        self.splitter = Split(self.channels, cond_channels, learned_prior, prior_hidden) if split else None
 
     def forward(self, x, cond=None):
         "-> `(out, logdet [B], z or None, log_p(z) [B] or None)`."
         if self.do_squeeze: x = squeeze(x)
         x, logdet = run_steps(self.steps, x, cond, 'forward', self.memory_saving)
         if not self.do_split: return x, logdet, None, None
-        x, z, log_p = self.splitter(x)
+        x, z, log_p = self.splitter(x, cond)
         return x, logdet, z, log_p
 
     def reverse(self, y, cond=None, z=None, temperature: float = 1.0):
-        if self.do_split: y = self.splitter.reverse(y, z, temperature)
+        if self.do_split: y = self.splitter.reverse(y, z, temperature, cond)
         y, _ = run_steps(self.steps, y, cond, 'reverse', self.memory_saving)
         return unsqueeze(y) if self.do_squeeze else y

@@ -41,6 +41,8 @@ class PGFlowConfig:
     identity_init: bool = True                             # subtract f(0) so a fresh coupling is the identity
     additive: bool = False                                 # additive couplings instead of affine
     lu: bool = True                                        # LU-parameterised 1x1 convs (False: plain matrix)
+    learned_prior: bool = False                            # split priors N(mean, scale) predicted from the kept half + pose (Glow); False: N(0, I) as the original
+    prior_hidden: int = 0                                  # width of the learned prior's hidden conv (0: one zero-initialised 3x3 conv)
     memory_saving: bool = False                            # invertible (activation-free) backward, all levels
     memory_saving_levels: Optional[tuple] = None           # per-level override of memory_saving (tuple of bool)
 
@@ -105,6 +107,13 @@ class PGFlowConfig:
         return cls(**{**cfg, **kw})
 
     @classmethod
+    def small(cls, image_size: int = 64, **kw) -> 'PGFlowConfig':
+        """The release network for 64x64 synthetic faces (`nbs/models/synth64`), sized for CPU training: tiny's
+        layout at 64 px with learned pose-conditioned split priors (the winner of `12_quality`'s 300-step candidates)."""
+        if image_size != 64: raise ValueError(f"small: image_size={image_size}, the preset is laid out for 64")
+        return cls.tiny(64, **{'learned_prior': True, **kw})
+
+    @classmethod
     def v3_256(cls, **kw) -> 'PGFlowConfig':
         "v3_64's design at 256x256 for large GPUs: split levels down to 4x4, one 768x2x2 header (w 768x2x2)."
         cfg = dict(image_size=256, steps=(8,) + (16,) * 7, hidden=(32, 64, 64, 128, 128, 256, 256, 512),
@@ -118,7 +127,7 @@ class Latents:
     "What `PGFlow.encode` returns."
     w: torch.Tensor                 # [B, C, h, w] pose-free code (the last level's output)
     splits: list                    # per split level, [B, C_l, H_l, W_l], level order
-    log_p: torch.Tensor             # [B] log density of w and splits under the standard-normal prior
+    log_p: torch.Tensor             # [B] log density of w (standard normal) and the splits (their priors)
     logdet: torch.Tensor            # [B] log|det d(latents)/d(x)| of the flow
 
     @property
@@ -154,7 +163,8 @@ class PGFlow(nn.Module):
                 c_in, config.steps[i], config.cond_channels if config.conditioned[i] else 0,
                 config.hidden[i], config.kernels[i], config.chunks[i], config.squeeze[i], config.split[i],
                 lu=config.lu, scale=config.scale, clamp=config.clamp,
-                identity_init=config.identity_init, additive=config.additive))
+                identity_init=config.identity_init, additive=config.additive,
+                learned_prior=config.learned_prior, prior_hidden=config.prior_hidden))
             c_in = c // 2 if config.split[i] else c
         self.set_memory_saving(config.memory_saving if config.memory_saving_levels is None else config.memory_saving_levels)
 
@@ -213,7 +223,7 @@ class PGFlow(nn.Module):
 
     def decode(self, w, landmarks, splits=None, temperature: float = 0.0):
         """`w` + target landmarks -> image `[B,3,S,S]` (not clamped). Missing splits (`splits=None`
-        or `None` entries) are drawn from the prior at `temperature` (0: the mean, zeros).
+        or `None` entries) are drawn from the prior at `temperature` (0: the prior mean: zeros, or the learned prior's prediction).
         `landmarks` may also be the list `self.conditions(landmarks)` (pose maps built once, reused)."""
         conds = self._conditions(landmarks)
         n_split = sum(self.config.split)
@@ -227,9 +237,15 @@ class PGFlow(nn.Module):
             h = level.reverse(h, cond, z, temperature)
         return h + 0.5
 
-    def transfer(self, x, landmarks_src, landmarks_tgt, temperature: float = 0.0):
-        "The face in `x` (posed as `landmarks_src`) in the pose `landmarks_tgt`: splits drawn at `temperature`."
-        return self.decode(self.encode(x, landmarks_src).w, landmarks_tgt, None, temperature)
+    def transfer(self, x, landmarks_src, landmarks_tgt, temperature: float = 0.0, splits: str = 'prior'):
+        """The face in `x` (posed as `landmarks_src`) in the pose `landmarks_tgt`. `splits`: 'prior' draws them
+        from the prior at `temperature` (0: its mean, predicted from the target pose when the prior is learned),
+        'zeros' sets them to 0, 'source' reuses the source's own (which carry the source's pose)."""
+        if splits not in ('prior', 'zeros', 'source'):
+            raise ValueError(f"PGFlow.transfer: splits={splits!r}, expected 'prior', 'zeros' or 'source'")
+        lat = self.encode(x, landmarks_src)
+        zs = {'prior': None, 'zeros': [torch.zeros_like(z) for z in lat.splits], 'source': lat.splits}[splits]
+        return self.decode(lat.w, landmarks_tgt, zs, temperature)
 
     @torch.no_grad()
     def sample(self, landmarks, temperature: float = 0.7):
