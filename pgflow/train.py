@@ -35,6 +35,7 @@ class TrainConfig:
     image_size: int = 32             # image side in pixels (the model's input size)
     flow_steps: int = 0              # flow steps per level for the tiny preset (0: the preset's own)
     model: dict = field(default_factory=dict)  # PGFlowConfig field overrides (JSON on the command line)
+    learned_prior: bool = True       # learned pose-conditioned split priors (PGFlowConfig.learned_prior; the original: False)
     # data
     data: str = "synthetic"          # 'synthetic' (built-in faces) or a prepared dataset folder (pgflow-prepare)
     val_data: str = ""               # prepared folder of held-out identities for validation ('' with synthetic: its val split)
@@ -42,7 +43,7 @@ class TrainConfig:
     epoch_length: int = 100_000      # synthetic: indices per epoch of the data order
     num_workers: int = 0             # DataLoader worker processes per training process
     # optimisation
-    steps: int = 600                 # optimiser steps
+    steps: int = 1200                # optimiser steps
     batch_size: int = 8              # quadruplets (x4 images) per process per micro-step
     grad_accum: int = 1              # micro-steps accumulated per optimiser step
     lr: float = 2e-3                 # peak learning rate (Adam)
@@ -60,11 +61,11 @@ class TrainConfig:
     m_pos: float = 0.0               # quadruplet positive margin
     m_neg: float = 0.3               # quadruplet negative margin
     self_l1: float = 1.0             # weight of self reconstruction L1 (original 1.0)
-    cross_l1: float = 1.0            # weight of cross reconstruction L1 (original 1.0)
+    cross_l1: float = 5.0            # weight of cross reconstruction L1 (original 1.0)
     perceptual: float = 0.0          # weight of the VGG16 perceptual loss (original 1.0; needs vgg_path)
     identity: float = 0.0            # weight of the ArcFace identity loss (original 1.0; needs arcface_path)
     guidance: float = 0.0            # weight of feature guidance (original 10.0; needs arcface_path)
-    temperature: float = 0.3         # std of split latents drawn when decoding in training (original 0.7; validation decodes at 0)
+    temperature: float = 0.0         # std of split latents drawn around the prior mean when decoding in training (original 0.7; validation decodes at 0)
     n_bits: int = 8                  # bits per colour channel (dequantisation, bits/dim)
     vgg_path: str = ""               # torchvision-layout VGG16 weights file
     arcface_path: str = ""           # model_ir_se50.pth-layout ArcFace IR-SE50 weights file
@@ -97,7 +98,7 @@ class TrainConfig:
     def v3_64(cls, **kw) -> "TrainConfig":
         "The original PGFlowV3 run: 64x64, Adam 1e-4, betas (0.9, 0.99), 16 quadruplets per process."
         return cls(**{**dict(preset="v3_64", image_size=64, steps=200_000, batch_size=16, lr=1e-4, warmup_steps=1000,
-                             min_lr_ratio=0.0, temperature=0.7, out="runs/v3_64", checkpoint_every=2000, sample_every=2000,
+                             min_lr_ratio=0.0, temperature=0.7, cross_l1=1.0, learned_prior=False, out="runs/v3_64", checkpoint_every=2000, sample_every=2000,
                              log_every=100, epoch_length=1_000_000), **kw})
 
     @classmethod
@@ -112,7 +113,7 @@ class TrainConfig:
 
     def model_config(self) -> PGFlowConfig:
         "The `PGFlowConfig` of this run: the preset, the image size, then the `model` overrides."
-        kw = dict(self.model)
+        kw = {"learned_prior": self.learned_prior, **self.model}
         if self.preset == "tiny":
             if self.flow_steps: kw.setdefault("steps", self.flow_steps)
             return PGFlowConfig.tiny(**{"image_size": self.image_size, **kw})
