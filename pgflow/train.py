@@ -22,7 +22,7 @@ from .warp import landmark_warp
 
 # %% auto #0
 __all__ = ['TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
-           'evaluate_cross_pose', 'baseline_verdict', 'scores_text', 'sample_grid', 'TrainState', 'checkpoints',
+           'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid', 'TrainState', 'checkpoints',
            'latest_checkpoint', 'save_checkpoint', 'StopFlag', 'init_actnorm', 'replica_checksums', 'train',
            'train_parser', 'load_config_file', 'parse_args', 'main']
 
@@ -248,13 +248,18 @@ def evaluate_cross_pose(model: PGFlow, pairs, mean_image: torch.Tensor | None = 
     return res
 
 # %% ../nbs/07_train.ipynb #f2a26d3d
-_METRICS = (("l1", "L1", -1), ("psnr", "PSNR", 1), ("ssim", "SSIM", 1))   # key, name, +1: higher is better
+_METRICS = (("l1", "L1"), ("psnr", "PSNR"), ("ssim", "SSIM"))   # key, name
+
+def wins(scores: dict, baseline: dict) -> dict:
+    "Per metric, is `scores` strictly better than `baseline` (lower L1, higher PSNR and SSIM)? A tie or a NaN is not a win."
+    return {k: scores[k] < baseline[k] if k == "l1" else scores[k] > baseline[k] for k, _ in _METRICS}
 
 def baseline_verdict(res: dict) -> str:
     "Where the model of `res` (`evaluate_cross_pose`'s result) loses to a baseline, in words, e.g. 'model loses to warp on PSNR, SSIM; beats copy_source and mean_image on all three'."
     lost, won = [], []
     for name, b in res["baselines"].items():
-        worse = [label for k, label, sign in _METRICS if not sign * res[k] > sign * b[k]]   # NaN: not better
+        w = wins(res, b)
+        worse = [label for k, label in _METRICS if not w[k]]
         if worse: lost.append(f"to {name} on {', '.join(worse)}")
         else: won.append(name)
     if not lost: return "model beats every baseline on all three"
