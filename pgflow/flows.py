@@ -10,9 +10,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'scale_fn', 'ZeroConv2d', 'subnet', 'Coupling', 'squeeze',
-           'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep',
-           'InvertibleSequence', 'run_steps', 'Level']
+__all__ = ['jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'scale_fn', 'ZeroConv2d', 'subnet', 'PoseFeatures',
+           'split_conv', 'pose_conv', 'Coupling', 'squeeze', 'unsqueeze', 'Squeeze', 'standard_normal_logp',
+           'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep', 'InvertibleSequence', 'run_steps', 'LevelPose',
+           'Level']
 
 # %% ../nbs/01_flows.ipynb #f8ec2d46
 def jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
@@ -167,12 +168,38 @@ def subnet(cin: int, hidden: int, cout: int, kernel: int = 3) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, hidden, kernel, padding=kernel // 2), nn.ReLU(),
                          nn.Conv2d(hidden, hidden, 1), nn.ReLU(), ZeroConv2d(hidden, cout))
 
+# %% ../nbs/01_flows.ipynb #96d8f915
+class PoseFeatures(tuple):
+    """The pose map's part of a conditioned conv, already applied: one tensor per subnet of a coupling
+    (`[B, hidden, H, W]`, no bias), or one for a learned split prior. A conv over `cat(x, pose)` equals
+    `conv_x(x) + conv_pose(pose)`, and the second term depends on the pose only, so it is computed once
+    and reused by every call that decodes or encodes under the same pose (see `Level.pose_features`)."""
+    def select(self, idx) -> 'PoseFeatures':
+        "The same features for batch entries `idx` (e.g. the cross decode's permutation)."
+        return PoseFeatures(f[idx] for f in self)
+
+def split_conv(conv: nn.Conv2d, x, features, pad_value: float = 0.0):
+    """`conv(cat(x, pose))` from `x` and the pose part `features` computed beforehand: the weight's first
+    `x.shape[1]` input channels applied to `x`, plus `features`. `pad_value=1` for `ZeroConv2d`, which pads with ones."""
+    w = conv.weight[:, :x.shape[1]].contiguous()     # a contiguous slice: oneDNN runs a strided one 2x slower
+    if pad_value: x = F.pad(x, [1, 1, 1, 1], value=pad_value)
+    h = F.conv2d(x, w, conv.bias, padding=conv.padding)
+    return h + features.to(h.dtype)
+
+def pose_conv(conv: nn.Conv2d, pose, pad_value: float = 0.0):
+    "The pose part of `conv(cat(x, pose))`: the weight's last `pose.shape[1]` input channels, no bias."
+    w = conv.weight[:, conv.in_channels - pose.shape[1]:].contiguous()
+    if pad_value: pose = F.pad(pose, [1, 1, 1, 1], value=pad_value)
+    return F.conv2d(pose.to(w.dtype), w, padding=conv.padding)
+
 # %% ../nbs/01_flows.ipynb #465f1fd6
 class Coupling(nn.Module):
     """Affine (or additive) coupling on channel chunks, conditioned on `cond` (e.g. a pose map).
     `n_chunks=2`: the second half is transformed from the first (one subnet).
     `n_chunks>=3`: every chunk in turn is transformed from all the others (one subnet each),
-    as in the original's unconditioned first level."""
+    as in the original's unconditioned first level.
+    `cond` is the pose map itself (the subnet's first conv sees `cat(x, cond)`) or the `PoseFeatures`
+    `pose_features(cond)` returned (the same values; the pose part computed once, see above)."""
     def __init__(self, channels: int, cond_channels: int = 0, hidden: int = 128, kernel: int = 3,
                  n_chunks: int = 2, scale: str = 'original', clamp: float = 1.0,
                  identity_init: bool = True, additive: bool = False):
@@ -188,13 +215,20 @@ class Coupling(nn.Module):
             subnet(channels - self.sizes[t] + cond_channels, hidden, self.sizes[t] * (1 if additive else 2), kernel)
             for t in self.targets)
 
+    def pose_features(self, cond) -> PoseFeatures:
+        "The pose part of every subnet's first conv (computed once per pose, reused by forward and reverse)."
+        return PoseFeatures(pose_conv(net[0], cond) for net in self.nets)
+
+    def _subnet(self, i, inp, cond):
+        if not self.cond_channels: return self.nets[i](inp)
+        if cond is None: raise ValueError(f"Coupling was built with cond_channels={self.cond_channels} but got cond=None")
+        if isinstance(cond, PoseFeatures): return self.nets[i][1:](split_conv(self.nets[i][0], inp, cond[i]))
+        return self.nets[i](torch.cat([inp, cond.to(inp.dtype)], 1))
+
     def _shift_log_s(self, i, chunks, t, cond):
         "Shift and log-scale for chunk `t` from the other chunks and the condition."
         inp = [c for j, c in enumerate(chunks) if j != t]
-        if self.cond_channels:
-            if cond is None: raise ValueError(f"Coupling was built with cond_channels={self.cond_channels} but got cond=None")
-            inp.append(cond.to(chunks[0].dtype))
-        h = self.nets[i](torch.cat(inp, 1))
+        h = self._subnet(i, inp[0] if len(inp) == 1 else torch.cat(inp, 1), cond)
         if self.additive: return h, None
         shift, raw = h.chunk(2, 1)
         log_s = self.log_s_fn(raw)
@@ -254,12 +288,27 @@ class ConditionalPrior(nn.Module):
         self.net = (ZeroConv2d(cin, 2 * out_channels) if hidden == 0 else
                     nn.Sequential(nn.Conv2d(cin, hidden, 3, padding=1), nn.ReLU(), ZeroConv2d(hidden, 2 * out_channels)))
 
+    def _first(self):
+        "The conv that sees the pose map, and the value it pads with (ZeroConv2d pads with ones)."
+        return (self.net.conv, 1.0) if isinstance(self.net, ZeroConv2d) else (self.net[0], 0.0)
+
+    def pose_features(self, cond) -> PoseFeatures:
+        "The pose part of the first conv (computed once per pose)."
+        conv, pad = self._first()
+        return PoseFeatures([pose_conv(conv, cond, pad)])
+
+    def _net(self, kept, cond):
+        if not self.cond_channels: return self.net(kept)
+        if cond is None: raise ValueError(f"ConditionalPrior was built with cond_channels={self.cond_channels} but got cond=None")
+        if not isinstance(cond, PoseFeatures): return self.net(torch.cat([kept, cond.to(kept.dtype)], 1))
+        conv, pad = self._first()
+        h = split_conv(conv, kept, cond[0], pad)
+        if isinstance(self.net, ZeroConv2d): return h * torch.exp(self.net.gain * self.net.gain_factor)
+        return self.net[1:](h)
+
     def forward(self, kept, cond=None):
-        "-> `(mean, log_scale)`, each shaped like the latent."
-        if self.cond_channels:
-            if cond is None: raise ValueError(f"ConditionalPrior was built with cond_channels={self.cond_channels} but got cond=None")
-            kept = torch.cat([kept, cond.to(kept.dtype)], 1)
-        mean, raw = self.net(kept).chunk(2, 1)
+        "-> `(mean, log_scale)`, each shaped like the latent. `cond`: the pose map or its `pose_features`."
+        mean, raw = self._net(kept, cond).chunk(2, 1)
         return mean, self.bound * torch.tanh(raw / self.bound)
 
 class Split(nn.Module):
@@ -268,6 +317,10 @@ class Split(nn.Module):
         super().__init__()
         if learned and (channels < 2 or channels % 2): raise ValueError(f"Split: learned prior needs an even channel count, got {channels}")
         self.prior = ConditionalPrior(channels // 2, cond_channels, channels // 2, hidden) if learned else None
+
+    def pose_features(self, cond):
+        "The learned prior's `PoseFeatures` (None for the standard normal or without a pose)."
+        return None if self.prior is None or cond is None else self.prior.pose_features(cond)
 
     def prior_params(self, kept, cond=None):
         "`(mean, log_scale)` of the latent given the kept half (zeros for the standard normal)."
@@ -290,95 +343,146 @@ class Split(nn.Module):
 
 # %% ../nbs/01_flows.ipynb #e14cc0a6
 class FlowStep(nn.Module):
-    "ActNorm -> invertible 1x1 conv -> (conditioned) coupling."
+    """ActNorm -> invertible 1x1 conv -> (conditioned) coupling. In eval without gradients, ActNorm is
+    folded into the 1x1 conv (one conv with a bias instead of a conv and two elementwise passes; cached)."""
     def __init__(self, channels: int, cond_channels: int = 0, hidden: int = 128, kernel: int = 3,
                  n_chunks: int = 2, lu: bool = True, **coupling_kw):
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.invconv = InvConv1x1(channels, lu=lu)
         self.coupling = Coupling(channels, cond_channels, hidden, kernel, n_chunks, **coupling_kw)
+        self._fused, self._fused_key = None, None
+
+    def _folded(self):
+        "`(W diag(e^s), W (loc e^s), W_inv-side weight diag(e^-s) W^-1, -loc, logdet per pixel)`, cached."
+        key = (self.invconv._key(), tuple((p._version, p.data_ptr()) for p in self.actnorm.parameters()))
+        if self._fused_key != key:
+            w, winv, ld = self.invconv.weights()
+            s, loc = self.actnorm.log_scale.flatten(), self.actnorm.loc.flatten()
+            self._fused = ((w * s.exp()[None]).contiguous(), w @ (loc * s.exp()),
+                           (winv * torch.exp(-s)[:, None]).contiguous(), -loc, ld + s.sum())
+            self._fused_key = key
+        return self._fused
 
     def forward(self, x, cond=None):
+        if self.invconv._cacheable() and bool(self.actnorm.initialized):
+            w, b, _, _, ld = self._folded()
+            x = F.conv2d(x, w.to(x.dtype)[:, :, None, None], b.to(x.dtype))
+            x, ld2 = self.coupling(x, cond)
+            return x, (ld * x.shape[2] * x.shape[3]).expand(x.shape[0]) + ld2
         x, ld0 = self.actnorm(x)
         x, ld1 = self.invconv(x)
         x, ld2 = self.coupling(x, cond)
         return x, ld0 + ld1 + ld2
 
     def reverse(self, y, cond=None):
-        return self.actnorm.reverse(self.invconv.reverse(self.coupling.reverse(y, cond)))
+        u = self.coupling.reverse(y, cond)
+        if self.invconv._cacheable():
+            _, _, winv, b, _ = self._folded()
+            return F.conv2d(u, winv.to(u.dtype)[:, :, None, None], b.to(u.dtype))
+        return self.actnorm.reverse(self.invconv.reverse(u))
+
+    def train(self, mode: bool = True):
+        self._fused, self._fused_key = None, None
+        return super().train(mode)
 
 # %% ../nbs/01_flows.ipynb #d13215c1
 class InvertibleSequence(torch.autograd.Function):
     "Run `steps` (forward or reverse) storing only the output; rebuild inputs by inversion in backward."
     @staticmethod
-    def forward(ctx, steps, direction, x, cond, *params):
-        ctx.steps, ctx.direction = steps, direction
+    def forward(ctx, steps, direction, x, spec, n_cond, *rest):
+        ctx.steps, ctx.direction, ctx.spec, ctx.n_cond = steps, direction, spec, n_cond
         dev = x.device.type   # recompute under the same autocast (mixed precision) state as the forward
         ctx.autocast = (dev, torch.is_autocast_enabled(dev), torch.get_autocast_dtype(dev))
+        cond_tensors = rest[:n_cond]
         with torch.no_grad():
-            y, logdet = _run_plain(steps, direction, x, cond)
-        ctx.save_for_backward(y, cond) if cond is not None else ctx.save_for_backward(y)
-        ctx.has_cond = cond is not None
+            y, logdet = _run_plain(steps, direction, x, _unpack_conds(spec, cond_tensors))
+        ctx.save_for_backward(y, *cond_tensors)
         return y, logdet
 
     @staticmethod
     def backward(ctx, grad_y, grad_logdet):
-        saved = ctx.saved_tensors
-        y, cond = saved[0], (saved[1] if ctx.has_cond else None)
-        steps, fwd = ctx.steps, ctx.direction == 'forward'
-        order = list(steps)[::-1] if fwd else list(steps)  # steps in reverse order of application
+        y, *cond_tensors = ctx.saved_tensors
+        steps, fwd, spec = list(ctx.steps), ctx.direction == 'forward', ctx.spec
+        order = range(len(steps) - 1, -1, -1) if fwd else range(len(steps))   # reverse order of application
         params = [p for s in steps for p in s.parameters() if p.requires_grad]
         grads = {id(p): None for p in params}
-        cond_needs = ctx.has_cond and ctx.needs_input_grad[3]
-        grad_cond = None
-        for step in order:
+        needs = ctx.needs_input_grad[5:5 + ctx.n_cond]
+        grad_conds = [None] * ctx.n_cond
+        for k in order:
+            step = steps[k]
+            cond, leaves = _cond_leaves(spec[k], cond_tensors, needs)
             recompute = _recompute_coupling_step if _one_subnet(step) else _recompute_generic
-            x, gx, gc, pgrads = recompute(step, y, cond, grad_y, grad_logdet, fwd, cond_needs, ctx.autocast)
+            x, gx, gcs, pgrads = recompute(step, y, cond, [l for _, l in leaves], grad_y, grad_logdet, fwd, ctx.autocast)
             grad_y = gx if gx is not None else torch.zeros_like(x)
-            if gc is not None: grad_cond = gc if grad_cond is None else grad_cond + gc
+            for (j, _), g in zip(leaves, gcs):
+                if g is not None: grad_conds[j] = g if grad_conds[j] is None else grad_conds[j] + g
             for p, gp in pgrads:
                 if gp is not None: grads[id(p)] = gp if grads[id(p)] is None else grads[id(p)] + gp
             y = x
-        return (None, None, grad_y, grad_cond, *[grads[id(p)] for p in params])
+        return (None, None, grad_y, None, None, *grad_conds, *[grads[id(p)] for p in params])
+
+def _pack_conds(conds):
+    """Per-step conditions (None, a pose map, or `PoseFeatures`) -> `(spec, tensors)`: the distinct tensors
+    once each (a map shared by all steps is one input, its gradient summed over steps), and where they go."""
+    tensors, index, spec = [], {}, []
+    for c in conds:
+        if c is None: spec.append(None); continue
+        pos = []
+        for t in (c if isinstance(c, PoseFeatures) else [c]):
+            if id(t) not in index: index[id(t)] = len(tensors); tensors.append(t)
+            pos.append(index[id(t)])
+        spec.append((isinstance(c, PoseFeatures), tuple(pos)))
+    return spec, tensors
+
+def _unpack_conds(spec, tensors):
+    "Inverse of `_pack_conds`."
+    return [None if s is None else (PoseFeatures(tensors[i] for i in s[1]) if s[0] else tensors[s[1][0]]) for s in spec]
+
+def _cond_leaves(s, tensors, needs):
+    "A step's condition rebuilt from detached leaves where a gradient is needed -> `(cond, [(tensor index, leaf)])`."
+    if s is None: return None, []
+    items = [tensors[i].detach().requires_grad_(True) if needs[i] else tensors[i] for i in s[1]]
+    return (PoseFeatures(items) if s[0] else items[0]), [(i, t) for i, t in zip(s[1], items) if needs[i]]
 
 def _one_subnet(step) -> bool:
     "A `FlowStep` whose coupling has one subnet (2 chunks): its backward can reuse one subnet evaluation."
     return isinstance(step, FlowStep) and step.coupling.targets == [1]
 
-def _recompute_generic(step, out, cond, g_out, g_logdet, fwd, cond_needs, autocast):
+def _recompute_generic(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
     """Rebuild the step's input from `out` (no graph), re-run the step with autograd and backpropagate.
-    -> `(input, grad_input, grad_cond or None, [(param, grad)])`."""
+    `cond` is built on the detached `leaves` that need a gradient.
+    -> `(input, grad_input, [grad per leaf], [(param, grad)])`."""
     dev, on, dt = autocast
     with torch.no_grad(), torch.autocast(dev, dtype=dt, enabled=on):
         x = step.reverse(out, cond) if fwd else step(out, cond)[0]
     with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
         xi = x.detach().requires_grad_(True)
-        ci = cond.detach().requires_grad_(True) if cond_needs else cond
         sp = [p for p in step.parameters() if p.requires_grad]
         if fwd:
-            o, ld = step(xi, ci)
+            o, ld = step(xi, cond)
             outs, gouts = [o, ld], [g_out, g_logdet]
         else:
-            outs, gouts = [step.reverse(xi, ci)], [g_out]
-        g = torch.autograd.grad(outs, [xi] + ([ci] if cond_needs else []) + sp, gouts, allow_unused=True)
-    return x, g[0], (g[1] if cond_needs else None), list(zip(sp, g[1 + cond_needs:]))
+            outs, gouts = [step.reverse(xi, cond)], [g_out]
+        g = torch.autograd.grad(outs, [xi] + leaves + sp, gouts, allow_unused=True)
+    n = len(leaves)
+    return x, g[0], list(g[1:1 + n]), list(zip(sp, g[1 + n:]))
 
-def _recompute_coupling_step(step, out, cond, g_out, g_logdet, fwd, cond_needs, autocast):
+def _recompute_coupling_step(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
     """`_recompute_generic` for a 2-chunk `FlowStep` with ONE subnet evaluation instead of two.
     The coupling passes its first chunk `a` through unchanged, so the subnet input is known
     from either side: evaluate `shift, log_s = subnet(a, cond)` once with autograd, use it
     (detached) to rebuild the other side, then backpropagate in two stages: through the
-    coupling (leaves `a`, `b`, cond, subnet parameters) and through ActNorm + 1x1 conv (cheap)."""
+    coupling (leaves `a`, `b`, the condition's leaves, subnet parameters) and through ActNorm + 1x1 conv (cheap)."""
     cp, dev, (on, dt) = step.coupling, autocast[0], autocast[1:]
-    ca = cp.sizes[0]
+    ca, n = cp.sizes[0], len(leaves)
     lin = [p for m in (step.actnorm, step.invconv) for p in m.parameters() if p.requires_grad]
     sub = [p for p in cp.parameters() if p.requires_grad]
-    ci = cond.detach().requires_grad_(True) if cond_needs else cond
     with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
         if fwd:   # out = y = (a, y_b); rebuild u = (a, u_b), the coupling's input, then x
             a, yb = (t.detach() for t in out.split(cp.sizes, 1))
             a.requires_grad_(True)
-            shift, log_s = cp._shift_log_s(0, [a, None], 1, ci)
+            shift, log_s = cp._shift_log_s(0, [a, None], 1, cond)
             with torch.no_grad():
                 ub = yb - shift if log_s is None else yb * torch.exp(-log_s) - shift
                 x = step.actnorm.reverse(step.invconv.reverse(torch.cat([a, ub], 1)))
@@ -386,7 +490,7 @@ def _recompute_coupling_step(step, out, cond, g_out, g_logdet, fwd, cond_needs, 
             outs = [b + shift if log_s is None else (b + shift) * log_s.exp()]
             gouts = [g_out[:, ca:]]
             if log_s is not None: outs.append(log_s.flatten(1).sum(1)); gouts.append(g_logdet)
-            g = torch.autograd.grad(outs, [a, b] + ([ci] if cond_needs else []) + sub, gouts, allow_unused=True)
+            g = torch.autograd.grad(outs, [a, b] + leaves + sub, gouts, allow_unused=True)
             gu = torch.cat([g_out[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
             xi = x.detach().requires_grad_(True)
             u, ld0 = step.actnorm(xi)
@@ -398,7 +502,7 @@ def _recompute_coupling_step(step, out, cond, g_out, g_logdet, fwd, cond_needs, 
                 u = step.invconv(step.actnorm(out)[0])[0]
             a, ub = (t.detach() for t in u.split(cp.sizes, 1))
             a.requires_grad_(True)
-            shift, log_s = cp._shift_log_s(0, [a, None], 1, ci)
+            shift, log_s = cp._shift_log_s(0, [a, None], 1, cond)
             with torch.no_grad():
                 yb = ub + shift if log_s is None else (ub + shift) * log_s.exp()
             x = torch.cat([a.detach(), yb], 1)
@@ -407,35 +511,57 @@ def _recompute_coupling_step(step, out, cond, g_out, g_logdet, fwd, cond_needs, 
             gu = _or_zeros(g2[0], ui)
             b = yb.requires_grad_(True)
             outs = [b - shift if log_s is None else b * torch.exp(-log_s) - shift]
-            g = torch.autograd.grad(outs, [a, b] + ([ci] if cond_needs else []) + sub, [gu[:, ca:]], allow_unused=True)
+            g = torch.autograd.grad(outs, [a, b] + leaves + sub, [gu[:, ca:]], allow_unused=True)
             gx = torch.cat([gu[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
-    gc = g[2] if cond_needs else None
-    return x, gx, gc, list(zip(lin, g2[1:])) + list(zip(sub, g[2 + cond_needs:]))
+    return x, gx, list(g[2:2 + n]), list(zip(lin, g2[1:])) + list(zip(sub, g[2 + n:]))
 
 def _or_zeros(g, like): return torch.zeros_like(like) if g is None else g
 
-def _run_plain(steps, direction, x, cond):
-    "Apply `steps` in order (`forward`) or their reverses in reverse order, summing logdets."
+def _per_step(cond, n: int) -> list:
+    "`cond` for each of `n` steps: a list (one per step) as is, anything else repeated."
+    if isinstance(cond, list):
+        if len(cond) != n: raise ValueError(f"run_steps: {len(cond)} conditions for {n} steps")
+        return cond
+    return [cond] * n
+
+def _run_plain(steps, direction, x, conds):
+    "Apply `steps` in order (`forward`) or their reverses in reverse order, summing logdets; `conds`: one per step."
     logdet = x.new_zeros(x.shape[0])
     if direction == 'forward':
-        for s in steps:
-            x, ld = s(x, cond); logdet = logdet + ld
+        for s, c in zip(steps, conds):
+            x, ld = s(x, c); logdet = logdet + ld
     else:
-        for s in reversed(steps): x = s.reverse(x, cond)
+        for s, c in zip(reversed(steps), reversed(conds)): x = s.reverse(x, c)
     return x, logdet
 
 def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bool = False):
     """Run a sequence of invertible steps -> `(out, logdet [B])` (logdet is 0 for 'reverse').
+    `cond`: None, one pose map for every step, or a list with one condition per step (e.g. `PoseFeatures`).
     With `memory_saving`, activations are not stored when gradients are recorded (see above)."""
     if direction not in ('forward', 'reverse'): raise ValueError(f"direction={direction!r}: expected 'forward' or 'reverse'")
+    conds = _per_step(cond, len(steps))
+    spec, cond_tensors = _pack_conds(conds)
     params = [p for s in steps for p in s.parameters() if p.requires_grad]
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or bool(params) or (cond is not None and cond.requires_grad))
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or bool(params) or any(t.requires_grad for t in cond_tensors))
     uninit = any(not bool(m.initialized) for s in steps for m in s.modules() if isinstance(m, ActNorm))
     if not memory_saving or not needs_grad or (uninit and steps[0].training):
-        return _run_plain(steps, direction, x, cond)
-    return InvertibleSequence.apply(steps, direction, x, cond, *params)
+        return _run_plain(steps, direction, x, conds)
+    return InvertibleSequence.apply(steps, direction, x, spec, len(cond_tensors), *cond_tensors, *params)
 
 # %% ../nbs/01_flows.ipynb #3e526cce
+class LevelPose:
+    "A level's pose map with the pose part of every conditioned conv applied once (`Level.pose_features`)."
+    def __init__(self, map: torch.Tensor, steps: list, prior: PoseFeatures | None = None):
+        self.map, self.steps, self.prior = map, steps, prior
+
+    @property
+    def batch_size(self) -> int: return self.map.shape[0]
+
+    def select(self, idx) -> 'LevelPose':
+        "The same poses for batch entries `idx`: the features are permuted, not recomputed."
+        return LevelPose(self.map[idx], [s.select(idx) for s in self.steps],
+                         None if self.prior is None else self.prior.select(idx))
+
 class Level(nn.Module):
     "Optional squeeze -> `n_steps` flow steps conditioned on the pose map -> optional split (fixed or learned prior)."
     def __init__(self, in_channels: int, n_steps: int, cond_channels: int = 0, hidden: int = 128,
@@ -447,16 +573,45 @@ class Level(nn.Module):
         self.steps = nn.ModuleList(FlowStep(self.channels, cond_channels, hidden, kernel, n_chunks, **step_kw)
                                    for _ in range(n_steps))
         self.splitter = Split(self.channels, cond_channels, learned_prior, prior_hidden) if split else None
+        self._pose_cache = []      # eval only: [(map, key, LevelPose)], the last two poses
+
+    def _cache_key(self, cond):
+        return (cond._version, cond.dtype, cond.device, tuple(p._version for p in self.parameters()))
+
+    def pose_features(self, cond) -> LevelPose | None:
+        """`cond` (the pose map `[B, C, H, W]`) -> `LevelPose`: every conditioned conv's pose part, computed once.
+        Pass the result to `forward`/`reverse` as often as the pose is used (encode, self and cross decode).
+        In eval without gradients the last two poses are cached (keyed on the map object and its version)."""
+        if cond is None or isinstance(cond, LevelPose): return cond
+        caching = not self.training and not torch.is_grad_enabled()
+        if caching:
+            key = self._cache_key(cond)
+            for m, k, lp in self._pose_cache:
+                if m is cond and k == key: return lp     # `m` is kept alive, so `is` cannot match a new tensor at its address
+        lp = LevelPose(cond, [s.coupling.pose_features(cond) for s in self.steps],
+                       self.splitter.pose_features(cond) if self.splitter is not None else None)
+        if caching: self._pose_cache = [(cond, key, lp)] + self._pose_cache[:1]
+        return lp
+
+    def train(self, mode: bool = True):
+        self._pose_cache = []
+        return super().train(mode)
+
+    def _conds(self, cond):
+        lp = self.pose_features(cond)
+        return (None, None) if lp is None else (lp.steps, lp.prior)
 
     def forward(self, x, cond=None):
-        "-> `(out, logdet [B], z or None, log_p(z) [B] or None)`."
+        "-> `(out, logdet [B], z or None, log_p(z) [B] or None)`. `cond`: the pose map or its `pose_features`."
+        steps_cond, prior_cond = self._conds(cond)
         if self.do_squeeze: x = squeeze(x)
-        x, logdet = run_steps(self.steps, x, cond, 'forward', self.memory_saving)
+        x, logdet = run_steps(self.steps, x, steps_cond, 'forward', self.memory_saving)
         if not self.do_split: return x, logdet, None, None
-        x, z, log_p = self.splitter(x, cond)
+        x, z, log_p = self.splitter(x, prior_cond)
         return x, logdet, z, log_p
 
     def reverse(self, y, cond=None, z=None, temperature: float = 1.0):
-        if self.do_split: y = self.splitter.reverse(y, z, temperature, cond)
-        y, _ = run_steps(self.steps, y, cond, 'reverse', self.memory_saving)
+        steps_cond, prior_cond = self._conds(cond)
+        if self.do_split: y = self.splitter.reverse(y, z, temperature, prior_cond)
+        y, _ = run_steps(self.steps, y, steps_cond, 'reverse', self.memory_saving)
         return unsqueeze(y) if self.do_squeeze else y

@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import dequantize
+from .model import dequantize, select_poses
 
 # %% auto #0
 __all__ = ['VGG16_LAYERS', 'VGG16_FEATURES', 'IRSE_UNITS', 'IRSE_STAGE_CHANNELS', 'nll_loss', 'quadruplet_loss',
@@ -281,15 +281,17 @@ class PGFlowObjective(nn.Module):
                              f"got {tuple(images.shape)} and {tuple(landmarks.shape)}")
         N = images.shape[0]
         x, lm = images.flatten(0, 1), landmarks.flatten(0, 1)
-        lat = self.model.encode(dequantize(x, c.n_bits), lm)
+        # the pose part of every conditioned conv, once for the encode and both decodes (same values as landmarks)
+        poses = self.model.pose_features(lm)
+        lat = self.model.encode(dequantize(x, c.n_bits), poses)
         out = {"nll": nll_loss(lat.log_p, lat.logdet, x[0].numel(), c.n_bits).mean(),
                "quadruplet": quadruplet_loss(lat.w.view(N, 4, *lat.w.shape[1:]), c.m_pos, c.m_neg)}
         swap = torch.arange(4 * N, device=x.device).view(N, 4)[:, [1, 0, 3, 2]].flatten()   # a1<->a2, b1<->b2
         if c.self_l1 > 0:
-            out["self_l1"] = reconstruction_l1(self.model.decode(lat.w, lm, temperature=c.temperature), x)
+            out["self_l1"] = reconstruction_l1(self.model.decode(lat.w, poses, temperature=c.temperature), x)
         need_cross = c.cross_l1 > 0 or c.perceptual > 0 or c.identity > 0
         if need_cross:
-            cross = self.model.decode(lat.w, lm[swap], temperature=c.temperature)    # w of a1 in the pose of a2 ...
+            cross = self.model.decode(lat.w, select_poses(poses, swap), temperature=c.temperature)    # w of a1 in the pose of a2 ...
             target = x[swap]                                                       # ... is frame a2
             out["cross_l1"] = reconstruction_l1(cross, target)
             if c.perceptual > 0:

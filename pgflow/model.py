@@ -17,7 +17,7 @@ from .fileio import atomic_write
 
 # %% auto #0
 __all__ = ['DESIGN_V3_64_PARAMS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow', 'architecture_table',
-           'print_table']
+           'print_table', 'select_poses']
 
 # %% ../nbs/02_model.ipynb #66dacae4
 def _tuple(v): return tuple(v) if isinstance(v, (list, tuple)) else v
@@ -190,12 +190,24 @@ class PGFlow(nn.Module):
         return [maps[s] if cd else None for (c, s), cd in zip(self.config.level_shapes(), self.config.conditioned)]
 
     def _conditions(self, landmarks, name='landmarks') -> list:
-        "`landmarks` `[B,68,2]`, or the per-level list `conditions(landmarks)` already returned (reused as is)."
+        "`landmarks` `[B,68,2]`, or the per-level list `conditions` or `pose_features` already returned (reused as is)."
         if not isinstance(landmarks, (list, tuple)): return self.conditions(landmarks)
         if len(landmarks) != len(self.levels):
             raise ValueError(f"PGFlow: {name} is a list of {len(landmarks)} conditions, expected {len(self.levels)} "
-                             f"(one per level, as returned by PGFlow.conditions)")
+                             f"(one per level, as returned by PGFlow.conditions or PGFlow.pose_features)")
         return list(landmarks)
+
+    def pose_features(self, landmarks) -> list:
+        """Landmarks (or `conditions(landmarks)`) -> per level, a `LevelPose`: the pose maps with the pose part of
+        every conditioned conv computed once. Pass it to `encode`/`decode` wherever the same poses are used more
+        than once (a training step encodes and decodes under the same poses; `select_poses` permutes them for the
+        cross decode). Same values as passing the landmarks; in eval without gradients the levels cache them."""
+        return [lv.pose_features(c) for lv, c in zip(self.levels, self._conditions(landmarks))]
+
+    @staticmethod
+    def _batch_size(conds) -> Optional[int]:
+        c = next((c for c in conds if c is not None), None)
+        return None if c is None else (c.batch_size if isinstance(c, LevelPose) else c.shape[0])
 
     def _check_images(self, x, name='x'):
         S, C = self.config.image_size, self.config.in_channels
@@ -207,8 +219,9 @@ class PGFlow(nn.Module):
         `landmarks` may also be `self.conditions(landmarks)`, to build the pose maps once for several calls."""
         self._check_images(x)
         conds = self._conditions(landmarks)
-        if conds[-1] is not None and conds[-1].shape[0] != x.shape[0]:
-            raise ValueError(f"PGFlow.encode: {x.shape[0]} images but {conds[-1].shape[0]} landmark sets")
+        n = self._batch_size(conds)
+        if n is not None and n != x.shape[0]:
+            raise ValueError(f"PGFlow.encode: {x.shape[0]} images but {n} landmark sets")
         h = x.to(self._ref().dtype) - 0.5
         logdet, log_p, splits = h.new_zeros(h.shape[0]), h.new_zeros(h.shape[0]), []
         for level, cond in zip(self.levels, conds):
@@ -251,7 +264,7 @@ class PGFlow(nn.Module):
     def sample(self, landmarks, temperature: float = 0.7):
         "New faces in the given poses: `w` and splits drawn from the prior at `temperature`."
         conds = self._conditions(landmarks)
-        n = next((c.shape[0] for c in conds if c is not None), None) or check_landmarks(landmarks).shape[0]
+        n = self._batch_size(conds) or check_landmarks(landmarks).shape[0]
         p = self._ref()
         w = torch.randn((n,) + self.config.latent_shape(), device=p.device, dtype=p.dtype) * temperature
         return self.decode(w, conds, None, temperature)
@@ -312,3 +325,8 @@ def print_table(rows: list, reference: Optional[tuple] = None):
         if reference: line += f" {reference[i]:>10,} {r['params'] - reference[i]:>10,}"
         print(line)
     print(f"total params {sum(r['params'] for r in rows):,}")
+
+# %% ../nbs/02_model.ipynb #03b6ee21
+def select_poses(conds: list, idx) -> list:
+    "Per-level conditions (`conditions` or `pose_features`) for the batch entries `idx` (e.g. a cross decode's permutation)."
+    return [None if c is None else (c.select(idx) if isinstance(c, LevelPose) else c[idx]) for c in conds]
