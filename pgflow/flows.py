@@ -168,7 +168,7 @@ def subnet(cin: int, hidden: int, cout: int, kernel: int = 3) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, hidden, kernel, padding=kernel // 2), nn.ReLU(),
                          nn.Conv2d(hidden, hidden, 1), nn.ReLU(), ZeroConv2d(hidden, cout))
 
-# %% ../nbs/01_flows.ipynb #96d8f915
+# %% ../nbs/01_flows.ipynb #b2a97a2b
 class PoseFeatures(tuple):
     """The pose map's part of a conditioned conv, already applied: one tensor per subnet of a coupling
     (`[B, hidden, H, W]`, no bias), or one for a learned split prior. A conv over `cat(x, pose)` equals

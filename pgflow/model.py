@@ -16,8 +16,8 @@ from .posemap import pose_maps, check_landmarks
 from .fileio import atomic_write
 
 # %% auto #0
-__all__ = ['DESIGN_V3_64_PARAMS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow', 'architecture_table',
-           'print_table', 'select_poses']
+__all__ = ['DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow',
+           'architecture_table', 'print_table', 'select_poses', 'inference_precision']
 
 # %% ../nbs/02_model.ipynb #66dacae4
 def _tuple(v): return tuple(v) if isinstance(v, (list, tuple)) else v
@@ -326,7 +326,17 @@ def print_table(rows: list, reference: Optional[tuple] = None):
         print(line)
     print(f"total params {sum(r['params'] for r in rows):,}")
 
-# %% ../nbs/02_model.ipynb #03b6ee21
+# %% ../nbs/02_model.ipynb #67d0991d
 def select_poses(conds: list, idx) -> list:
     "Per-level conditions (`conditions` or `pose_features`) for the batch entries `idx` (e.g. a cross decode's permutation)."
     return [None if c is None else (c.select(idx) if isinstance(c, LevelPose) else c[idx]) for c in conds]
+
+# %% ../nbs/02_model.ipynb #c0005e09
+PRECISIONS = ('fp32', 'bf16')
+
+def inference_precision(precision: str = 'fp32', device='cpu'):
+    "A context for decoding: 'fp32' (exact, the default) changes nothing, 'bf16' autocasts convs and matmuls to bfloat16."
+    import contextlib
+    if precision not in PRECISIONS: raise ValueError(f"precision={precision!r}: expected one of {list(PRECISIONS)}")
+    if precision == 'fp32': return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
