@@ -472,18 +472,23 @@ _MAX_EXAMPLES = 5
 
 def _marker_path(out: Path, identity: str, video: str) -> Path: return out / '.done' / identity / f"{video}.json"
 
+def _markers(out: Path) -> list[Path]: return sorted((out / '.done').glob('*/[!.]*.json'))  # not the temp files of a killed write
+
 def write_meta(out) -> int:
-    "Rebuild `out/meta.csv` (path,identity,video) from the done-markers, atomically (not rewritten if unchanged); returns the number of rows."
+    "Rebuild `out/meta.csv` (path,identity,video) from the done-markers, atomically (not rewritten if unchanged); returns the number of rows. Markers added meanwhile (another shard) are picked up."
     out = Path(out)
-    rows = []
-    for marker in sorted((out / '.done').glob('*/[!.]*.json')):   # not the temp files of a killed write
-        m = json.loads(marker.read_text())
-        rows += [(f"frames/{m['identity']}/{m['video']}/{f}.png", m['identity'], m['video']) for f in m['frames']]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator='\n'); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
-    meta = out / 'meta.csv'
-    if not (meta.is_file() and meta.read_text() == buf.getvalue()):  # unchanged: leave the file (and its mtime) alone
-        write_text(meta, buf.getvalue())
+    markers, seen = _markers(out), None
+    while markers != seen:   # a shard sharing OUT may finish a clip while we write: then write again
+        rows = []
+        for marker in markers:
+            m = json.loads(marker.read_text())
+            rows += [(f"frames/{m['identity']}/{m['video']}/{f}.png", m['identity'], m['video']) for f in m['frames']]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator='\n'); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
+        meta = out / 'meta.csv'
+        if not (meta.is_file() and meta.read_text() == buf.getvalue()):  # unchanged: leave the file (and its mtime) alone
+            write_text(meta, buf.getvalue())
+        seen, markers = markers, _markers(out)
     return len(rows)
 
 # %% ../nbs/05_landmarks.ipynb #ce3d57be
