@@ -203,3 +203,42 @@ def test_real_photo_errors(files, astro, tmp_path):
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000)))
     one_line_error(r, str(out.parent), 'cannot write o.png', 'too large')
     assert list(out.parent.iterdir()) == []                # no half-written file, no temp file
+
+
+def test_eval_real_photos_fomm_protocol_with_dlib(files, astro, tmp_path):
+    "pgflow-prepare (dlib) on real photos, then pgflow-eval --detector dlib --identity_net dlib: akd, aed, detected for every method, checked by hand."
+    from PIL import Image
+    from pgflow.landmarks import DlibDetector, DlibEmbedder
+    from pgflow.metrics import dataset_videos, detect_normalised, akd
+    img = iio.imread(astro / 'astro.png')
+    for ident, im in (('astro', img), ('mirror', np.ascontiguousarray(img[:, ::-1]))):   # two "people" (a mirror image: plumbing only)
+        (tmp_path / 'src' / ident / 'turn').mkdir(parents=True)
+        for i, a in enumerate((0, 5, 10)):
+            Image.fromarray(im).rotate(a, resample=Image.Resampling.BICUBIC, center=(256, 130)).save(tmp_path / 'src' / ident / 'turn' / f'{i}.png')
+    prep = BIN / 'pgflow-prepare'
+    argv = [str(prep)] if prep.exists() else [sys.executable, '-c', 'from pgflow.landmarks import main; main()']
+    r = subprocess.run(argv + [str(tmp_path / 'src'), str(tmp_path / 'data'), '--size', '32', '--detector', 'dlib', '--quiet'],
+                       capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0 and json.loads(r.stdout)['frames_written'] == 6, r.stderr
+    r = run('pgflow-eval', '--model', files / 'model', '--data', tmp_path / 'data', '--out', tmp_path / 'rep.json',
+            '--videos', '2', '--frames', '3', '--detector', 'dlib', '--identity_net', 'dlib', '--quiet')
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / 'rep.json').read_text())
+    for task in ('reconstruction', 'cross_identity'):
+        for method, v in rep['results'][task].items():
+            assert {'akd', 'aed', 'detected'} <= set(v) and 0 <= v['detected'] <= 1 and v['aed'] >= 0, (task, method, v)
+    # by hand, on the frames the protocol reads: copy_source repeats frame 0 of each video
+    vids = dataset_videos(tmp_path / 'data', 32, 2, 3)
+    det, emb = DlibDetector(), DlibEmbedder()
+    akds, found, aeds = [], [], []
+    for v in vids:
+        lm = detect_normalised(det, v.images)
+        per_frame = akd(lm[:1].expand(3, -1, -1), lm)
+        akds += per_frame[~torch.isnan(per_frame)].tolist(); found += (~torch.isnan(per_frame)).tolist()
+        aeds += (emb(v.images[:1].expand(3, -1, -1, -1)) - emb(v.images)).norm(dim=1).tolist()
+    copy = rep['results']['reconstruction']['copy_source']
+    assert abs(copy['akd'] - np.mean(akds)) < 1e-3 and abs(copy['detected'] - np.mean(found)) < 1e-6, (copy, akds, found)
+    assert abs(copy['aed'] - np.mean(aeds)) < 1e-4, (copy['aed'], aeds)
+    assert copy['akd'] > 0.5 and copy['aed'] > 0    # the frames turn: copying frame 0 is not exact
+    md = (tmp_path / 'rep.md').read_text()
+    assert 'OpenFace' in md and 'AED ↓' in md and 'faces found' in md
