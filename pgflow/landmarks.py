@@ -421,20 +421,20 @@ class UnreadableError(Exception):
     "A source file that cannot be decoded (counted and skipped by `prepare`)."
 
 def _video_fps(path) -> float | None:
-    import imageio.v3 as iio
-    try: fps = iio.immeta(path, plugin='pyav').get('fps')
-    except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
-    return float(fps) if fps else None
-
-def _decode(path) -> Iterator[np.ndarray]:
-    "The frames of video `path`; any decoding failure becomes an UnreadableError naming the file."
-    import imageio.v3 as iio
+    import av
     try:
-        it = iter(iio.imiter(path, plugin='pyav'))
-        while True:
-            try: frame = next(it)
-            except StopIteration: return
-            yield frame
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+    except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
+    return float(rate) if rate else None
+
+def _decode(path) -> Iterator:
+    "The frames of video `path` as PyAV frames (converted to RGB only when kept); any decoding failure becomes an UnreadableError naming the file."
+    import av
+    try:
+        with av.open(str(path)) as container:
+            yield from container.decode(container.streams.video[0])
     except UnreadableError: raise
     except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
 
@@ -453,7 +453,9 @@ def iter_frames(clip: Clip, sampling: Sampling = Sampling(), errors: list | None
             next_t += step
             kept += 1
             if (kept - 1) % sampling.every: continue
-            yield f"{i:06d}", as_rgb_uint8(frame, str(clip.source))
+            try: rgb = frame.to_ndarray(format='rgb24')
+            except Exception as e: raise UnreadableError(f"{clip.source}: frame {i}: {type(e).__name__}: {e}") from e
+            yield f"{i:06d}", as_rgb_uint8(rgb, str(clip.source))
             n += 1
             if sampling.max_frames and n >= sampling.max_frames: return
     else:
