@@ -32,7 +32,7 @@ __all__ = ['DLIB_MODELS', 'DETECTORS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'face_box', '
            'LandmarkDetector', 'KnownLandmarksDetector', 'synthetic_footage', 'default_device', 'default_weights_dir',
            'face_alignment_weight_files', 'FaceAlignmentDetector', 'dlib_model_dir', 'dlib_model_file', 'DlibDetector',
            'DlibEmbedder', 'face_alignment_ready', 'load_detector', 'Clip', 'find_clips', 'Sampling', 'UnreadableError',
-           'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'PrepareWriteError', 'parse_shard', 'prepare',
+           'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'parse_shard', 'PrepareWriteError', 'prepare',
            'prepare_cli', 'main']
 
 # %% ../nbs/05_landmarks.ipynb #f70525fd
@@ -269,6 +269,7 @@ def _import_dlib():
     except ImportError: raise ImportError(f"dlib is not installed: {_DLIB_INSTALL}") from None
     return dlib
 
+# %% ../nbs/05_landmarks.ipynb #05294b29
 class DlibDetector:
     "A `LandmarkDetector` on dlib: HOG (or MMOD CNN, `cnn=True`) face detector, then the 68-point shape predictor on the largest face."
     def __init__(self, model_dir=None, cnn: bool = False, upsample: int | None = None):
@@ -542,6 +543,18 @@ def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling
             if name in box_of: _write_frame(stage, name, image, found[name], tuple(box_of[name]), crop)
     return list(found), n_sampled
 
+# %% ../nbs/05_landmarks.ipynb #ea906865
+def parse_shard(spec: str | None = None, env=None) -> tuple[int, int]:
+    "`(k, n)` from 'K/N' (K in 0..N-1); with no `spec`, from torchrun's / accelerate's RANK and WORLD_SIZE in `env` (default os.environ), else (0, 1)."
+    env = os.environ if env is None else env
+    if spec is None:
+        if int(env.get('WORLD_SIZE', 1)) <= 1: return 0, 1
+        spec = f"{env.get('RANK', 0)}/{env['WORLD_SIZE']}"
+    try: k, n = (int(v) for v in str(spec).split('/'))
+    except ValueError: raise ValueError(f"shard: expected K/N with integers, e.g. 0/4, got {spec!r}") from None
+    if not (n >= 1 and 0 <= k < n): raise ValueError(f"shard: expected K/N with 0 <= K < N, got {spec!r}")
+    return k, n
+
 # %% ../nbs/05_landmarks.ipynb #8c3331d3
 def _publish(out: Path, stage: Path, clip: Clip, names: list[str], n_sampled: int):
     "Move a finished clip from `stage` into place, then write its done-marker."
@@ -561,17 +574,6 @@ def _note(summary, key, example):
 
 class PrepareWriteError(OSError):
     "OUT cannot be written (full disk, no permission, file size limit); the message names the folder."
-
-def parse_shard(spec: str | None = None, env=None) -> tuple[int, int]:
-    "`(k, n)` from 'K/N' (K in 0..N-1); with no `spec`, from torchrun's / accelerate's RANK and WORLD_SIZE in `env` (default os.environ), else (0, 1)."
-    env = os.environ if env is None else env
-    if spec is None:
-        if int(env.get('WORLD_SIZE', 1)) <= 1: return 0, 1
-        spec = f"{env.get('RANK', 0)}/{env['WORLD_SIZE']}"
-    try: k, n = (int(v) for v in str(spec).split('/'))
-    except ValueError: raise ValueError(f"shard: expected K/N with integers, e.g. 0/4, got {spec!r}") from None
-    if not (n >= 1 and 0 <= k < n): raise ValueError(f"shard: expected K/N with 0 <= K < N, got {spec!r}")
-    return k, n
 
 def _sweep_temp_files(out: Path):
     "Remove the temp files of atomic writes that a killed run left in `out` and `out/.done` (`.<name>.<random>.tmp<ext>`)."
