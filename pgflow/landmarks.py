@@ -28,11 +28,12 @@ from .fileio import write_json, write_text
 from .posemap import N_LANDMARKS, normalize_landmarks
 
 # %% auto #0
-__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'face_box', 'as_rgb_uint8', 'crop_face', 'smooth_boxes', 'LandmarkDetector',
-           'KnownLandmarksDetector', 'synthetic_footage', 'default_device', 'default_weights_dir',
-           'face_alignment_weight_files', 'FaceAlignmentDetector', 'Clip', 'find_clips', 'Sampling', 'UnreadableError',
-           'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'prepare', 'load_detector', 'prepare_cli',
-           'main']
+__all__ = ['DLIB_MODELS', 'DETECTORS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'face_box', 'as_rgb_uint8', 'crop_face', 'smooth_boxes',
+           'LandmarkDetector', 'KnownLandmarksDetector', 'synthetic_footage', 'default_device', 'default_weights_dir',
+           'face_alignment_weight_files', 'FaceAlignmentDetector', 'dlib_model_dir', 'dlib_model_file', 'DlibDetector',
+           'DlibEmbedder', 'face_alignment_ready', 'load_detector', 'Clip', 'find_clips', 'Sampling', 'UnreadableError',
+           'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'parse_shard', 'PrepareWriteError', 'prepare',
+           'prepare_cli', 'main']
 
 # %% ../nbs/05_landmarks.ipynb #f70525fd
 def _check_points(pts_px, name='pts_px') -> np.ndarray:
@@ -240,6 +241,128 @@ class FaceAlignmentDetector:
                     if lms: out[i] = np.asarray(lms[0][:, :2], dtype=np.float32)
         return out
 
+# %% ../nbs/05_landmarks.ipynb #13ebda30
+DLIB_MODELS = {  # the model files of face_recognition_models (pip install pgflow[dlib]), by role
+    'landmarks': 'shape_predictor_68_face_landmarks.dat',   # 68-point shape predictor (iBUG 300-W; non-commercial licence)
+    'cnn': 'mmod_human_face_detector.dat',                  # MMOD CNN face detector (optional, slower, more robust)
+    'embedding': 'dlib_face_recognition_resnet_model_v1.dat',  # 128-D face-recognition ResNet
+}
+_DLIB_INSTALL = "pip install 'pgflow[dlib]'  (installs dlib-bin and face_recognition_models)"
+
+def dlib_model_dir() -> Path:
+    "The folder of face_recognition_models' model files, found without importing it (its `__init__` needs pkg_resources, gone from new setuptools)."
+    import importlib.util
+    spec = importlib.util.find_spec('face_recognition_models')
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(f"dlib's model files are not installed: {_DLIB_INSTALL}")
+    return Path(list(spec.submodule_search_locations)[0]) / 'models'
+
+def dlib_model_file(role: str, model_dir=None) -> Path:
+    "Path of the model file for `role` ('landmarks', 'cnn' or 'embedding'), from `model_dir` (default `dlib_model_dir()`); a FileNotFoundError saying how to install it otherwise."
+    if role not in DLIB_MODELS: raise ValueError(f"role: expected one of {list(DLIB_MODELS)}, got {role!r}")
+    path = Path(model_dir if model_dir is not None else dlib_model_dir()) / DLIB_MODELS[role]
+    if not path.is_file(): raise FileNotFoundError(f"{path}: dlib model file missing; {_DLIB_INSTALL}")
+    return path
+
+def _import_dlib():
+    try: import dlib
+    except ImportError: raise ImportError(f"dlib is not installed: {_DLIB_INSTALL}") from None
+    return dlib
+
+# %% ../nbs/05_landmarks.ipynb #05294b29
+class DlibDetector:
+    "A `LandmarkDetector` on dlib: HOG (or MMOD CNN, `cnn=True`) face detector, then the 68-point shape predictor on the largest face."
+    def __init__(self, model_dir=None, cnn: bool = False, upsample: int | None = None):
+        dlib = _import_dlib()
+        self.cnn, self.upsample = cnn, upsample  # upsample None: try 0, then 1 if no face (faces under ~80 px)
+        self.faces = dlib.cnn_face_detection_model_v1(str(dlib_model_file('cnn', model_dir))) if cnn else dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(str(dlib_model_file('landmarks', model_dir)))
+
+    def boxes(self, image) -> list:
+        "dlib rectangles of the faces in `image` (HxWx3 uint8 RGB), largest first (ties: higher detector score first)."
+        img = as_rgb_uint8(image)
+        for up in ([self.upsample] if self.upsample is not None else [0, 1]):
+            if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(img, up)]
+            else:
+                rects, scores, _ = self.faces.run(img, up, 0.0)
+                found = list(zip(rects, scores))
+            if found: return [r for r, s in sorted(found, key=lambda rs: (-rs[0].area(), -rs[1]))]
+        return []
+
+    def shape(self, image, rect) -> np.ndarray:
+        "The 68 landmarks [68, 2] (pixels, centres at integers) of the face in `rect`."
+        s = self.predictor(as_rgb_uint8(image), rect)
+        return np.array([(p.x, p.y) for p in s.parts()], dtype=np.float32)
+
+    def detect(self, images):
+        "See `LandmarkDetector`."
+        out = []
+        for i, im in enumerate(images):
+            img = as_rgb_uint8(im, f'images[{i}]')
+            rects = self.boxes(img)
+            out.append(self.shape(img, rects[0]) if rects else None)
+        return out
+
+# %% ../nbs/05_landmarks.ipynb #6f6bfe66
+class DlibEmbedder:
+    "dlib's 128-D face-recognition ResNet as an identity network: `embedder(images [B, 3, H, W] in [0, 1]) -> [B, 128]`; faces found at 256 px by `DlibDetector`, else the central box."
+    metric_key, metric = 'aed', 'euclidean'  # what pgflow-eval calls it: FOMM's AED (theirs: OpenFace embeddings)
+    def __init__(self, model_dir=None, detector: DlibDetector | None = None, size: int = 256, margin: float = 1.6):
+        dlib = _import_dlib()
+        self.net = dlib.face_recognition_model_v1(str(dlib_model_file('embedding', model_dir)))
+        self.detector = detector or DlibDetector(model_dir)
+        self.size, self.margin, self.found = size, margin, []   # found: per image of the last call, was a face detected
+
+    def embed(self, image) -> np.ndarray:
+        "The 128-D embedding of the largest face in one HxWx3 uint8 image (the central `1/margin` box where none is found)."
+        import dlib
+        img = as_rgb_uint8(image)
+        rects = self.detector.boxes(img)
+        self.found.append(bool(rects))
+        if not rects:  # a face crop (as pgflow's are) whose face the detector misses: its centre
+            h, w = img.shape[:2]; s = min(h, w) / self.margin
+            rects = [dlib.rectangle(int(w / 2 - s / 2), int(h / 2 - s / 2), int(w / 2 + s / 2), int(h / 2 + s / 2))]
+        shape = self.detector.predictor(img, rects[0])
+        return np.asarray(self.net.compute_face_descriptor(img, shape), dtype=np.float32)
+
+    def __call__(self, images):
+        import torch
+        x = torch.as_tensor(images).detach().float().cpu().clamp(0, 1)
+        if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"images: expected [B, 3, H, W], got {tuple(x.shape)}")
+        if x.shape[-1] != self.size:
+            x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False, antialias=True)
+        u8 = (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
+        self.found = []
+        return torch.from_numpy(np.stack([self.embed(im) for im in u8]))
+
+# %% ../nbs/05_landmarks.ipynb #796e4ae4
+DETECTORS = ('auto', 'dlib', 'dlib-cnn', 'face-alignment')
+
+def face_alignment_ready(weights_dir=None) -> bool:
+    "Whether face-alignment is installed and its weight files are on disk (in `weights_dir`, default torch hub's checkpoints)."
+    try: FaceAlignmentDetector.check_weights(Path(weights_dir) if weights_dir is not None else default_weights_dir())
+    except (ImportError, FileNotFoundError): return False
+    return True
+
+def load_detector(spec: str = 'auto', device: str | None = None, weights_dir=None, batch_size: int = 8):
+    "The detector named by `spec`: 'auto' (face-alignment if its weights are on disk, else dlib), 'dlib', 'dlib-cnn', 'face-alignment', or 'module:name' naming an object with `.detect` or a callable returning one."
+    if spec == 'auto':
+        if face_alignment_ready(weights_dir): return FaceAlignmentDetector(device=device, weights_dir=weights_dir, batch_size=batch_size)
+        try: return DlibDetector()
+        except (ImportError, FileNotFoundError) as e:
+            raise FileNotFoundError(f"no landmark detector available: face-alignment's weights are not in "
+                                    f"{weights_dir or default_weights_dir()} and dlib is missing ({e})") from None
+    if spec in ('dlib', 'dlib-cnn'): return DlibDetector(cnn=spec == 'dlib-cnn')
+    if spec in ('face-alignment', 'face_alignment', 'fa'):
+        return FaceAlignmentDetector(device=device, weights_dir=weights_dir, batch_size=batch_size)
+    if ':' not in spec: raise ValueError(f"detector: expected one of {', '.join(DETECTORS)} or 'module:name', got {spec!r}")
+    module, name = spec.split(':', 1)
+    obj = importlib.import_module(module)
+    for part in name.split('.'): obj = getattr(obj, part)
+    if isinstance(obj, type) or not callable(getattr(obj, 'detect', None)): obj = obj()   # a class or a factory
+    if not callable(getattr(obj, 'detect', None)): raise TypeError(f"detector {spec!r}: expected an object with .detect(images), got {type(obj).__name__}")
+    return obj
+
 # %% ../nbs/05_landmarks.ipynb #ae1cbcc2
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.flv', '.wmv', '.3gp', '.ts')
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
@@ -299,20 +422,20 @@ class UnreadableError(Exception):
     "A source file that cannot be decoded (counted and skipped by `prepare`)."
 
 def _video_fps(path) -> float | None:
-    import imageio.v3 as iio
-    try: fps = iio.immeta(path, plugin='pyav').get('fps')
-    except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
-    return float(fps) if fps else None
-
-def _decode(path) -> Iterator[np.ndarray]:
-    "The frames of video `path`; any decoding failure becomes an UnreadableError naming the file."
-    import imageio.v3 as iio
+    import av
     try:
-        it = iter(iio.imiter(path, plugin='pyav'))
-        while True:
-            try: frame = next(it)
-            except StopIteration: return
-            yield frame
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+    except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
+    return float(rate) if rate else None
+
+def _decode(path) -> Iterator:
+    "The frames of video `path` as PyAV frames (converted to RGB only when kept); any decoding failure becomes an UnreadableError naming the file."
+    import av
+    try:
+        with av.open(str(path)) as container:
+            yield from container.decode(container.streams.video[0])
     except UnreadableError: raise
     except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
 
@@ -331,7 +454,9 @@ def iter_frames(clip: Clip, sampling: Sampling = Sampling(), errors: list | None
             next_t += step
             kept += 1
             if (kept - 1) % sampling.every: continue
-            yield f"{i:06d}", as_rgb_uint8(frame, str(clip.source))
+            try: rgb = frame.to_ndarray(format='rgb24')
+            except Exception as e: raise UnreadableError(f"{clip.source}: frame {i}: {type(e).__name__}: {e}") from e
+            yield f"{i:06d}", as_rgb_uint8(rgb, str(clip.source))
             n += 1
             if sampling.max_frames and n >= sampling.max_frames: return
     else:
@@ -350,18 +475,23 @@ _MAX_EXAMPLES = 5
 
 def _marker_path(out: Path, identity: str, video: str) -> Path: return out / '.done' / identity / f"{video}.json"
 
+def _markers(out: Path) -> list[Path]: return sorted((out / '.done').glob('*/[!.]*.json'))  # not the temp files of a killed write
+
 def write_meta(out) -> int:
-    "Rebuild `out/meta.csv` (path,identity,video) from the done-markers, atomically (not rewritten if unchanged); returns the number of rows."
+    "Rebuild `out/meta.csv` (path,identity,video) from the done-markers, atomically (not rewritten if unchanged); returns the number of rows. Markers added meanwhile (another shard) are picked up."
     out = Path(out)
-    rows = []
-    for marker in sorted((out / '.done').glob('*/*.json')):
-        m = json.loads(marker.read_text())
-        rows += [(f"frames/{m['identity']}/{m['video']}/{f}.png", m['identity'], m['video']) for f in m['frames']]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator='\n'); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
-    meta = out / 'meta.csv'
-    if not (meta.is_file() and meta.read_text() == buf.getvalue()):  # unchanged: leave the file (and its mtime) alone
-        write_text(meta, buf.getvalue())
+    markers, seen = _markers(out), None
+    while markers != seen:   # a shard sharing OUT may finish a clip while we write: then write again
+        rows = []
+        for marker in markers:
+            m = json.loads(marker.read_text())
+            rows += [(f"frames/{m['identity']}/{m['video']}/{f}.png", m['identity'], m['video']) for f in m['frames']]
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator='\n'); w.writerow(['path', 'identity', 'video']); w.writerows(rows)
+        meta = out / 'meta.csv'
+        if not (meta.is_file() and meta.read_text() == buf.getvalue()):  # unchanged: leave the file (and its mtime) alone
+            write_text(meta, buf.getvalue())
+        seen, markers = markers, _markers(out)
     return len(rows)
 
 # %% ../nbs/05_landmarks.ipynb #ce3d57be
@@ -390,8 +520,8 @@ def _write_frame(stage: Path, name: str, frame, pts, box, crop: CropSettings):
     Image.fromarray(crop_face(frame, box, crop.size, crop.pad)).save(stage / 'frames' / f"{name}.png")
     np.save(stage / 'landmarks' / f"{name}.npy", normalize_landmarks(pts.astype(np.float64), box).astype(np.float32))
 
-def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling: Sampling, batch_size: int, errors: list) -> tuple[list[str], int]:
-    "Write the crops and landmarks of `clip` into `stage/frames` and `stage/landmarks`; returns (names of the frames written, frames sampled)."
+def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling: Sampling, batch_size: int, errors: list, bar=None) -> tuple[list[str], int]:
+    "Write the crops and landmarks of `clip` into `stage/frames` and `stage/landmarks`, advancing the tqdm `bar` per frame; returns (names of the frames written, frames sampled)."
     (stage / 'frames').mkdir(parents=True); (stage / 'landmarks').mkdir(parents=True)
     found: dict[str, np.ndarray] = {}
     n_sampled = 0
@@ -400,6 +530,7 @@ def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling
         detections = detector.detect(list(images))
         if len(detections) != len(images): raise ValueError(f"detector returned {len(detections)} results for {len(images)} images")
         n_sampled += len(images)
+        if bar is not None: bar.update(len(images))
         for name, image, pts in zip(names, images, detections):
             pts = _check_detection(pts, f"{clip.source} frame {name}")
             if pts is None: continue
@@ -411,6 +542,18 @@ def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling
         for name, image in iter_frames(clip, sampling):
             if name in box_of: _write_frame(stage, name, image, found[name], tuple(box_of[name]), crop)
     return list(found), n_sampled
+
+# %% ../nbs/05_landmarks.ipynb #ea906865
+def parse_shard(spec: str | None = None, env=None) -> tuple[int, int]:
+    "`(k, n)` from 'K/N' (K in 0..N-1); with no `spec`, from torchrun's / accelerate's RANK and WORLD_SIZE in `env` (default os.environ), else (0, 1)."
+    env = os.environ if env is None else env
+    if spec is None:
+        if int(env.get('WORLD_SIZE', 1)) <= 1: return 0, 1
+        spec = f"{env.get('RANK', 0)}/{env['WORLD_SIZE']}"
+    try: k, n = (int(v) for v in str(spec).split('/'))
+    except ValueError: raise ValueError(f"shard: expected K/N with integers, e.g. 0/4, got {spec!r}") from None
+    if not (n >= 1 and 0 <= k < n): raise ValueError(f"shard: expected K/N with 0 <= K < N, got {spec!r}")
+    return k, n
 
 # %% ../nbs/05_landmarks.ipynb #8c3331d3
 def _publish(out: Path, stage: Path, clip: Clip, names: list[str], n_sampled: int):
@@ -429,31 +572,56 @@ def _note(summary, key, example):
     summary[key] += 1
     if len(summary[key + '_examples']) < _MAX_EXAMPLES: summary[key + '_examples'].append(example)
 
+class PrepareWriteError(OSError):
+    "OUT cannot be written (full disk, no permission, file size limit); the message names the folder."
+
+def _sweep_temp_files(out: Path):
+    "Remove the temp files of atomic writes that a killed run left in `out` and `out/.done` (`.<name>.<random>.tmp<ext>`)."
+    for p in [*out.glob('.*.tmp*'), *out.glob('.done/*/.*.tmp*')]:
+        if p.is_file(): p.unlink()
+
+def _write_settings(out: Path, settings: dict):
+    "Record the crop settings in `out/prepare.json` (unchanged file left alone); a ValueError if OUT was made with other ones."
+    path = out / 'prepare.json'
+    if path.is_file():
+        old = json.loads(path.read_text())
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff: raise ValueError(f"{out} was prepared with other settings (was, now): {diff}; use another OUT")
+        return
+    write_json(path, settings)
+
 def prepare(src, out, size: int = 64, detector: LandmarkDetector | None = None, fps: float | None = None, every: int = 1,
             max_frames: int | None = None, margin: float = 1.6, smooth: int = 1, batch_size: int = 8,
-            pad: str = 'edge', progress: bool = True) -> dict:
-    "Crop the faces of every clip under `src` (videos or image folders) into `out` with landmarks and meta.csv; resumable. `detector` defaults to `FaceAlignmentDetector()`. Returns the summary dict."
+            pad: str = 'edge', progress: bool = True, shard: tuple[int, int] | str | None = (0, 1)) -> dict:
+    "Crop the faces of every clip under `src` (videos or image folders), or of shard `(k, n)` of them, into `out` with landmarks and meta.csv; resumable. `detector` defaults to `load_detector('auto')`. Returns the summary dict."
     from tqdm import tqdm
     src, out = Path(src), Path(out)
     sampling, crop = Sampling(every, fps, max_frames), CropSettings(size, margin, smooth, pad)
     if size < 1 or batch_size < 1: raise ValueError(f"size and batch_size: expected >= 1, got {size} and {batch_size}")
-    clips = find_clips(src, exclude=out)
-    if detector is None: detector = FaceAlignmentDetector(batch_size=batch_size)
+    k, n = shard if isinstance(shard, tuple) else parse_shard(shard)
+    all_clips = find_clips(src, exclude=out)
+    clips = all_clips[k::n]   # shard k of n: every n-th clip of the sorted list, so the shares are disjoint and even
+    if detector is None: detector = load_detector('auto', batch_size=batch_size)
     if not callable(getattr(detector, 'detect', None)): raise TypeError(f"detector: expected an object with .detect(images), got {type(detector).__name__}")
     summary = {'clips': len(clips), 'done': 0, 'skipped': 0, 'frames_written': 0, 'frames_without_face': 0,
                'no_faces': 0, 'no_faces_examples': [], 'unreadable': 0, 'unreadable_examples': [], 'meta_rows': 0}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp_root = out / '.tmp'
-    if tmp_root.exists(): shutil.rmtree(tmp_root)  # left by a killed run
+    if n > 1: summary['shard'] = f"{k}/{n} ({len(clips)} of {len(all_clips)} clips)"
+    tmp_root = out / '.tmp' / f'shard{k}of{n}'   # each shard stages apart, so shards can share OUT
+    failed = True
     try:
-        bar = tqdm(clips, desc='pgflow-prepare', unit='clip', disable=not progress)
-        for clip in bar:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_settings(out, {'size': size, 'margin': margin, 'smooth': smooth, 'pad': pad})
+        _sweep_temp_files(out)
+        if tmp_root.exists(): shutil.rmtree(tmp_root)  # left by a killed run of this shard
+        bar = tqdm(desc='pgflow-prepare' + (f' {k}/{n}' if n > 1 else ''), unit='frame', disable=not progress)
+        for i, clip in enumerate(clips):
+            bar.set_postfix(clip=f'{i + 1}/{len(clips)}', refresh=False)
             if _marker_path(out, clip.identity, clip.video).exists():
                 summary['skipped'] += 1; continue
             stage = tmp_root / clip.identity / clip.video
             errors: list[str] = []  # unreadable images of an image folder
             try:
-                names, n_sampled = process_clip(clip, stage, detector, crop, sampling, batch_size, errors)
+                names, n_sampled = process_clip(clip, stage, detector, crop, sampling, batch_size, errors, bar)
             except UnreadableError as e:
                 _note(summary, 'unreadable', str(e)[:300]); shutil.rmtree(stage, ignore_errors=True); continue
             finally:
@@ -465,25 +633,27 @@ def prepare(src, out, size: int = 64, detector: LandmarkDetector | None = None, 
             summary['frames_written'] += len(names); summary['frames_without_face'] += n_sampled - len(names)
             if names: summary['done'] += 1
             else: _note(summary, 'no_faces', str(clip.source))
-            bar.set_postfix(frames=summary['frames_written'])
+        bar.close()
+        failed = False
+    except OSError as e:
+        if isinstance(e, FileNotFoundError): raise
+        raise _write_error(out, e) from None
     finally:
-        if tmp_root.exists(): shutil.rmtree(tmp_root, ignore_errors=True)
-        summary['meta_rows'] = write_meta(out)
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        try: tmp_root.parent.rmdir()   # OUT/.tmp, if no other shard is staging there
+        except OSError: pass
+        try: summary['meta_rows'] = write_meta(out)  # even after a failure: meta.csv lists the finished clips
+        except OSError as e:
+            if not failed: raise _write_error(out / 'meta.csv', e) from None
     return summary
 
-# %% ../nbs/05_landmarks.ipynb #6afbe175
-def load_detector(spec: str = 'face-alignment', device: str | None = None, weights_dir=None, batch_size: int = 8):
-    "The detector named by `spec`: 'face-alignment', or 'module:name' naming an object with `.detect` or a callable returning one."
-    if spec in ('face-alignment', 'face_alignment', 'fa'):
-        return FaceAlignmentDetector(device=device, weights_dir=weights_dir, batch_size=batch_size)
-    if ':' not in spec: raise ValueError(f"detector: expected 'face-alignment' or 'module:name', got {spec!r}")
-    module, name = spec.split(':', 1)
-    obj = importlib.import_module(module)
-    for part in name.split('.'): obj = getattr(obj, part)
-    if not callable(getattr(obj, 'detect', None)): obj = obj()
-    if not callable(getattr(obj, 'detect', None)): raise TypeError(f"detector {spec!r}: expected an object with .detect(images), got {type(obj).__name__}")
-    return obj
+def _write_error(where, e: OSError) -> PrepareWriteError:
+    err = PrepareWriteError(f"cannot write into {where}: {e.strerror or e}; finished clips are kept and nothing "
+                            "half-written is; make room (or fix the permissions) and run the same command again to resume")
+    err.errno = e.errno
+    return err
 
+# %% ../nbs/05_landmarks.ipynb #6afbe175
 @call_parse
 def prepare_cli(src: str,                   # folder of videos or images, one subfolder per identity (e.g. VoxCeleb2's mp4/)
          out: str,                   # output folder: meta.csv, frames/, landmarks/
@@ -494,20 +664,22 @@ def prepare_cli(src: str,                   # folder of videos or images, one su
          margin: float = 1.6,        # crop side / larger side of the landmarks' extent
          smooth: int = 1,            # moving-average window (frames) for the crop box over a video; 1 = off
          batch_size: int = 8,        # frames per detector batch
-         detector: str = 'face-alignment',  # 'face-alignment' or 'module:name' of a LandmarkDetector (or a factory)
+         detector: str = 'auto',     # 'auto' (face-alignment if its weights are on disk, else dlib), 'dlib', 'dlib-cnn', 'face-alignment' or 'module:name'
          device: str = None,         # face-alignment's device (default: cuda, else mps, else cpu)
          weights_dir: str = None,    # folder holding face-alignment's weight files (default: torch hub's checkpoints)
+         shard: str = None,          # K/N: process only the K-th (0-based) of N disjoint shares of the clips; default from RANK/WORLD_SIZE (torchrun, accelerate launch)
          quiet: bool = False):       # no progress bar
     "Crop faces from videos / images and detect their 68 landmarks, into the layout pgflow.data.FaceFrames reads."
+    k, n = parse_shard(shard)
     det = load_detector(detector, device=device, weights_dir=weights_dir, batch_size=batch_size)
     summary = prepare(src, out, size=size, detector=det, fps=fps, every=every, max_frames=max_frames,
-                      margin=margin, smooth=smooth, batch_size=batch_size, progress=not quiet)
+                      margin=margin, smooth=smooth, batch_size=batch_size, progress=not quiet, shard=(k, n))
     print(json.dumps(summary, indent=1))
 
 def main():
     "The `pgflow-prepare` command: `prepare_cli`, accepting `--max-frames` as well as fastcore's `--max_frames` spelling."
     from pgflow.cli import run_cli
     try: run_cli(prepare_cli, prog='pgflow-prepare')
-    except (FileNotFoundError, ValueError) as e:   # bad arguments or missing weights: the message says it all
+    except (OSError, ImportError, ValueError) as e:   # bad arguments, missing weights, a full disk: the message says it all
         print(f"pgflow-prepare: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -87,7 +87,8 @@ PUBLISHED_VOXCELEB = {
 METRIC_COLUMNS = {
     'l1': ('L1 ↓', '{:.4f}'), 'psnr': ('PSNR dB ↑', '{:.2f}'), 'ssim': ('SSIM ↑', '{:.4f}'),
     'akd': ('AKD px ↓', '{:.3f}'), 'landmark_distance': ('landmark dist. px ↓', '{:.3f}'),
-    'nme': ('NME ↓', '{:.4f}'), 'identity_distance': ('ID dist. ↓', '{:.4f}'),
+    'nme': ('NME ↓', '{:.4f}'), 'detected': ('faces found', '{:.2f}'), 'aed': ('AED ↓', '{:.4f}'),
+    'identity_distance': ('ID dist. ↓', '{:.4f}'),
     'bits_per_dim': ('bits/dim ↓', '{:.3f}'), 'n': ('frames', '{:d}'),
 }
 
@@ -191,19 +192,28 @@ class Scores:
                 r['n'] = int(len(torch.cat(next(iter(ms.values())))))
         return res
 
+# %% ../nbs/09_metrics.ipynb #5409e574
+def _no_face(lm:torch.Tensor) -> torch.Tensor: return torch.isnan(lm).flatten(1).any(1)
+
 def score_frames(scores:Scores, task:str, method:str, out:torch.Tensor, gt:torch.Tensor|None=None,
                  target_landmarks:torch.Tensor|None=None, identity_ref:torch.Tensor|None=None,
-                 detector=None, embed=None, identity_metric:str='cosine'):
-    "Add every metric that the given inputs allow, for the frames `out` [T, 3, S, S]."
+                 detector=None, embed=None, identity_metric:str='cosine', ref_landmarks:torch.Tensor|None=None):
+    """Add every metric that the given inputs allow, for the frames `out` [T, 3, S, S]. With a `detector`: `akd` between the
+    landmarks it finds on `out` and `ref_landmarks` (found by it on the ground-truth / driving frames: FOMM's AKD; without
+    them, the `target_landmarks`), `detected` (1 where both have a face), and `landmark_distance` / `nme` to `target_landmarks`.
+    With `embed`: the identity distance to `identity_ref`, under the key and metric the network names (`aed`, Euclidean, for dlib)."""
     m = {}
     if gt is not None: m.update(l1=l1_error(out, gt), psnr=capped_psnr(out, gt), ssim=ssim(out, gt))
-    if detector is not None and target_landmarks is not None:
+    if detector is not None and (target_landmarks is not None or ref_landmarks is not None):
         det = detect_normalised(detector, out)
-        m.update(akd=akd(det, target_landmarks), landmark_distance=landmark_distance(det, target_landmarks),
-                 nme=nme(det, target_landmarks))
+        ref = ref_landmarks if ref_landmarks is not None else target_landmarks
+        m.update(akd=akd(det, ref), detected=(~(_no_face(det) | _no_face(ref))).float())
+        if target_landmarks is not None:
+            m.update(landmark_distance=landmark_distance(det, target_landmarks), nme=nme(det, target_landmarks))
     if embed is not None and identity_ref is not None:
         dev = next(embed.parameters()).device if isinstance(embed, torch.nn.Module) and any(True for _ in embed.parameters()) else 'cpu'
-        m['identity_distance'] = identity_distance(embed, out.to(dev), identity_ref.to(dev), identity_metric).cpu()
+        key, metric = getattr(embed, 'metric_key', 'identity_distance'), getattr(embed, 'metric', identity_metric)
+        m[key] = identity_distance(embed, out.to(dev), identity_ref.to(dev), metric).cpu()
     if not m: m['l1'] = torch.full((len(out),), float('nan'))  # nothing measurable: keep the frame count
     scores.add(task, method, **m)
 
@@ -217,13 +227,15 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
     size = model.config.image_size
     mean_image = torch.cat([v.images for v in videos]).float().mean(0)
     kw = dict(detector=detector, embed=embed, identity_metric=identity_metric)
+    refs = lambda frames: detect_normalised(detector, frames) if detector is not None else None  # once per video, for all methods
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
         out = decode_poses(model, src, v.landmarks[0], v.landmarks, batch_size)
         warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)
+        ref = refs(v.images)
         for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
                         ('warp', warped)):
-            score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, **kw)
+            score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, ref_landmarks=ref, **kw)
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
             [bits_per_dim(model, v.images[i:i + batch_size], v.landmarks[i:i + batch_size]) for i in range(0, T, batch_size)]))
     if cross_identity and len(videos) > 1:
@@ -239,14 +251,20 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
             src, T = v.images[0], len(targets)
             out = decode_poses(model, src, v.landmarks[0], targets, batch_size)
             warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets)
+            ref = refs(gt if gt is not None else d.images)   # AKD against the ground truth, else the driving frames
             for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
                             ('warp', warped)):
-                score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), **kw)
+                score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), ref_landmarks=ref, **kw)
         if videos[0].person is None:
-            notes.append('cross_identity on real data has no ground truth: only AKD (against the relative-mode targets) '
-                         'and identity distance (against the source) are measured')
+            notes.append('cross_identity on real data has no ground truth: AKD is against the driving frames (FOMM-style), '
+                         'landmark distance / NME against the relative-mode targets, identity distance against the source')
     if detector is None: notes.append('AKD / landmark distance / NME skipped: no landmark detector given')
+    else: notes.append(f'AKD: mean |landmarks found by {type(detector).__name__} on the output - on the ground-truth (or driving) frame|, '
+                       f'pixels at {AKD_SIZE}x{AKD_SIZE}, over the frames where both have a face (`detected`: that fraction)')
     if embed is None: notes.append('identity distance skipped: no face embedding network given')
+    elif getattr(embed, 'metric_key', None) == 'aed':
+        notes.append(f'AED: mean Euclidean distance of {type(embed).__name__} 128-D embeddings of output and ground truth '
+                     '(reconstruction) or source (cross identity); FOMM\'s AED uses OpenFace embeddings, so values are not comparable 1:1')
     return {'results': scores.means(), 'notes': notes}
 
 # %% ../nbs/09_metrics.ipynb #ecb483ff
@@ -310,9 +328,9 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
          out:Param("the JSON report; the Markdown goes next to it (.md)", str)='report.json',
          videos:Param("number of test videos", int)=8,
          frames:Param("frames per test video", int)=8,
-         detector:Param("landmark detector for AKD: 'face-alignment' or 'module:name'; default none (AKD skipped)", str)=None,
+         detector:Param("landmark detector for AKD: 'auto' (face-alignment if its weights are there, else dlib; skipped if neither), 'dlib', 'dlib-cnn', 'face-alignment', 'module:name' or 'none'", str)='auto',
          weights_dir:Param("folder holding face-alignment's weight files", str)=None,
-         identity_net:Param("TorchScript face embedding network for the identity distance", str)=None,
+         identity_net:Param("identity network: 'dlib' (dlib's 128-D face embeddings: AED) or a TorchScript file (identity distance)", str)=None,
          identity_metric:Param("'cosine' or 'euclidean'", str)='cosine',
          batch_size:Param("frames per model call", int)=16,
          device:Param("torch device; default cuda if available, else cpu", str)=None,
@@ -323,8 +341,17 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
     try:
         if model is None: raise ValueError("missing --model (see pgflow-eval --help)")
         if identity_metric not in ('cosine', 'euclidean'): raise ValueError(f"identity_metric: expected 'cosine' or 'euclidean', got {identity_metric!r}")
-        det = make_detector(detector, device, weights_dir) if detector else None
-        emb = load_embedder(identity_net, device or 'cpu') if identity_net else None
+        det = None
+        if detector and detector != 'none':
+            try: det = make_detector(detector, device, weights_dir)
+            except TransferError:
+                if detector != 'auto': raise
+                print("pgflow-eval: no landmark detector (face-alignment's weights absent, dlib not installed): AKD skipped", file=sys.stderr)
+        if identity_net == 'dlib':
+            from pgflow.landmarks import DlibEmbedder
+            try: emb = DlibEmbedder()
+            except (ImportError, OSError) as e: raise ValueError(f"--identity_net dlib: {e}") from None
+        else: emb = load_embedder(identity_net, device or 'cpu') if identity_net else None
         report = run_eval(model, data, out, videos, frames, det, emb, identity_metric, batch_size, device, seed, not quiet)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_transfer.ipynb #67851125
 from __future__ import annotations
-import sys, warnings
+import json, sys, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -16,13 +16,14 @@ from tqdm.auto import tqdm
 
 from .fileio import atomic_write
 from .posemap import load_landmarks, normalize_landmarks, denormalize_landmarks
-from .landmarks import face_box, crop_face
+from .landmarks import face_box, crop_face, DETECTORS
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'LANDMARK_EXTS', 'MODES', 'LAYOUTS', 'TransferError', 'Frames', 'read_image', 'read_video',
-           'read_frames', 'contact_sheet', 'write_frames', 'read_landmark_file', 'read_landmarks', 'detect_landmarks',
-           'target_landmarks', 'load_model', 'decode_poses', 'Animation', 'Reenactor', 'resize_image', 'paste_face',
-           'compose', 'make_detector', 'transfer_files', 'pgflow_transfer', 'main']
+__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'LANDMARK_EXTS', 'MODES', 'SYNTH_MARGIN', 'LAYOUTS', 'TransferError', 'Frames',
+           'read_image', 'read_video', 'read_frames', 'contact_sheet', 'write_frames', 'read_landmark_file',
+           'read_landmarks', 'detect_landmarks', 'target_landmarks', 'training_margin', 'load_model', 'decode_poses',
+           'Animation', 'Reenactor', 'resize_image', 'paste_face', 'compose', 'make_detector', 'transfer_files',
+           'pgflow_transfer', 'main']
 
 # %% ../nbs/08_transfer.ipynb #b6d20f18
 class TransferError(ValueError):
@@ -106,7 +107,9 @@ def write_frames(path, frames:list, fps:float=25.0) -> Path:
         if ext in IMAGE_EXTS: iio.imwrite(tmp, frames[0] if len(frames) == 1 else contact_sheet(frames))
         elif ext == '.gif': iio.imwrite(tmp, np.stack(frames), duration=1000 / fps, loop=0)
         else: iio.imwrite(tmp, np.stack([_pad_even(f) for f in frames]), plugin='pyav', codec='libx264', fps=fps)
-    return atomic_write(path, write)
+    try: return atomic_write(path, write)
+    except OSError as e:  # a full disk, a read-only folder, a file-size limit: nothing is left at `path`
+        raise TransferError(f"{path.parent}: cannot write {path.name} ({e.strerror or type(e).__name__})") from None
 
 # %% ../nbs/08_transfer.ipynb #2dcd9684
 LANDMARK_EXTS = ('.npy', '.pts')
@@ -152,8 +155,16 @@ def read_landmarks(path, frames:Frames) -> np.ndarray:
     return read_landmark_file(path, frames.images[0])[None]
 
 # %% ../nbs/08_transfer.ipynb #d82a1490
+def _ranges(idx) -> str:
+    "Frame numbers as compact ranges: [2, 3, 4, 9] -> '2-4, 9'."
+    out, idx = [], sorted(idx)
+    for i in idx:
+        if out and i == out[-1][1] + 1: out[-1][1] = i
+        else: out.append([i, i])
+    return ', '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in out)
+
 def detect_landmarks(detector, frames:Frames, role:str='driving', batch_size:int=16) -> np.ndarray:
-    "Landmarks [N, 68, 2] (pixels) of every frame by `detector`; gaps filled from the nearest detected frame."
+    "Landmarks [N, 68, 2] (pixels) of every frame by `detector`; a frame without a face reuses the last frame with one (frames before the first face: the first), with a warning listing their numbers (from 0)."
     if detector is None:
         raise TransferError(f"{frames.path}: no {role} landmarks: give a landmark file or a face detector")
     found = []
@@ -161,23 +172,51 @@ def detect_landmarks(detector, frames:Frames, role:str='driving', batch_size:int
     ok = [i for i, lm in enumerate(found) if lm is not None]
     if not ok or (role == 'source' and len(ok) < len(found)):
         raise TransferError(f"{frames.path}: no face found in the {role} image" + ('s' if len(frames) > 1 else ''))
-    if len(ok) < len(found):
-        warnings.warn(f"{frames.path}: no face in {len(found) - len(ok)} of {len(found)} frames; "
-                      "they reuse the landmarks of the nearest frame with a face")
-    ok = np.array(ok)
-    return np.stack([np.asarray(found[ok[np.abs(ok - i).argmin()]], np.float32) for i in range(len(found))])
+    missing = [i for i, lm in enumerate(found) if lm is None]
+    if missing:
+        warnings.warn(f"{frames.path}: no face in {len(missing)} of {len(found)} frames (frame {_ranges(missing)}, counted from 0); "
+                      "they reuse the landmarks of the last frame with a face")
+    out, last = [], np.asarray(found[ok[0]], np.float32)
+    for lm in found:
+        if lm is not None: last = np.asarray(lm, np.float32)
+        out.append(last)
+    return np.stack(out)
 
 # %% ../nbs/08_transfer.ipynb #ab4c2719
-MODES = ('absolute', 'relative')
+MODES = ('auto', 'absolute', 'relative')
 
-def target_landmarks(source_px:np.ndarray, driving_px:np.ndarray, mode:str='absolute', margin:float=1.6) -> np.ndarray:
-    "Target landmarks [N, 68, 2] in [0, 1] of the source's face crop, from pixel landmarks of source [68, 2] and driving [N, 68, 2]."
+def target_landmarks(source_px:np.ndarray, driving_px:np.ndarray, mode:str='auto', margin:float=1.6) -> np.ndarray:
+    "Target landmarks [N, 68, 2] in [0, 1] of the source's face crop, from pixel landmarks of source [68, 2] and driving [N, 68, 2]; `mode` 'auto': relative for several driving frames, absolute for one."
     if mode not in MODES: raise TransferError(f"mode: expected one of {MODES}, got {mode!r}")
+    if mode == 'auto': mode = 'relative' if len(driving_px) > 1 else 'absolute'
     src = np.asarray(normalize_landmarks(source_px, face_box(source_px, margin)), np.float32)
     if mode == 'absolute':
         return np.stack([np.asarray(normalize_landmarks(d, face_box(d, margin)), np.float32) for d in driving_px])
     drv = np.asarray(normalize_landmarks(driving_px, face_box(driving_px[0], margin)), np.float32)
     return src[None] + (drv - drv[:1])
+
+# %% ../nbs/08_transfer.ipynb #c3f35d50
+SYNTH_MARGIN = 1.9  # pgflow.synth's framing: image side / the landmarks' larger extent (median over poses, measured below)
+
+def training_margin(model_dir=None) -> tuple[float, str]:
+    "The crop margin the model in `model_dir` was trained with, and where it was read (see above)."
+    import json
+    if model_dir is None: return SYNTH_MARGIN, 'default (synthetic faces)'
+    model_dir = Path(model_dir)
+    def from_prepare(folder):
+        p = Path(folder) / 'prepare.json'
+        try: return float(json.loads(p.read_text())['margin']), str(p)
+        except (OSError, ValueError, KeyError, TypeError): return None
+    found = from_prepare(model_dir)
+    if found: return found
+    run_cfg = model_dir.parent / 'config.json'
+    try: data = json.loads(run_cfg.read_text()).get('data')
+    except (OSError, ValueError, AttributeError): data = None
+    if data == 'synthetic': return SYNTH_MARGIN, f'{run_cfg}: data synthetic'
+    if isinstance(data, str) and data:
+        found = from_prepare(data) or from_prepare(model_dir.parent / data)
+        if found: return found
+    return SYNTH_MARGIN, 'default (no record of the training data: synthetic faces)'
 
 # %% ../nbs/08_transfer.ipynb #15373509
 def load_model(path, device=None):
@@ -233,7 +272,7 @@ class Animation:
 
 class Reenactor:
     "Animate a source face with the poses of driving frames, using a PGFlow `model`."
-    def __init__(self, model, detector=None, device=None, batch_size:int=16, margin:float=1.6):
+    def __init__(self, model, detector=None, device=None, batch_size:int=16, margin:float=SYNTH_MARGIN):
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model, self.detector, self.batch_size = model.to(self.device).eval(), detector, batch_size
         self.size, self.margin = model.config.image_size, margin  # margin: crop side / face extent, as pgflow-prepare
@@ -246,7 +285,7 @@ class Reenactor:
         if lm is None: raise TransferError(f"{role} landmarks: expected shape [{len(frames)}, 68, 2], got {np.shape(landmarks)}")
         return np.stack([_to_pixels(l, img) for l, img in zip(lm, frames.images)])
 
-    def animate(self, source, driving, source_landmarks=None, driving_landmarks=None, mode:str='absolute',
+    def animate(self, source, driving, source_landmarks=None, driving_landmarks=None, mode:str='auto',
                 temperature:float=0.0, keep_splits:bool=False, seed:int|None=0, progress:bool=False) -> Animation:
         """Animate `source` (image path or uint8 [H, W, 3]) with the poses of `driving` (path to an image,
         folder or video; an image array; or `Frames`). Landmarks: paths, pixel arrays, or None (detector)."""
@@ -304,7 +343,7 @@ def compose(anim:Animation, source_image:np.ndarray|None=None, layout:str='outpu
             for d, f in zip(anim.driving_crops, anim.frames)]
 
 # %% ../nbs/08_transfer.ipynb #bd8a8968
-def make_detector(spec:str='face-alignment', device=None, weights_dir=None):
+def make_detector(spec:str='auto', device=None, weights_dir=None):
     "The landmark detector named by `spec` (`pgflow.landmarks.load_detector`); `TransferError` if it cannot start."
     from pgflow.landmarks import load_detector
     try: return load_detector(spec, device=device, weights_dir=weights_dir)
@@ -312,10 +351,10 @@ def make_detector(spec:str='face-alignment', device=None, weights_dir=None):
         raise TransferError(f"detector {spec!r} could not start ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
                             "give --source-landmarks and --driving-landmarks instead") from None
 
-def transfer_files(model, source, driving, out, source_landmarks=None, driving_landmarks=None, mode='absolute',
+def transfer_files(model, source, driving, out, source_landmarks=None, driving_landmarks=None, mode='auto',
                    layout='output', temperature=0.0, keep_splits=False, batch_size=16, device=None, fps=None,
-                   seed=0, progress=True, detector='face-alignment', weights_dir=None, margin=1.6) -> Path:
-    "What `pgflow-transfer` does, as a function: read, animate, compose, write `out`. Returns `out`."
+                   seed=0, progress=True, detector='auto', weights_dir=None, margin=None) -> Path:
+    "What `pgflow-transfer` does, as a function: read, animate, compose, write `out`. Returns `out`. `margin` None: `training_margin` of the model folder."
     out = Path(out)
     if out.suffix.lower() not in IMAGE_EXTS + VIDEO_EXTS:
         raise TransferError(f"{out}: unknown output type {out.suffix!r}; expected .png, .jpg, .gif or .mp4")
@@ -323,6 +362,7 @@ def transfer_files(model, source, driving, out, source_landmarks=None, driving_l
     if mode not in MODES: raise TransferError(f"mode: expected one of {MODES}, got {mode!r}")
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     net = load_model(model, device) if isinstance(model, (str, Path)) else model
+    if margin is None: margin = training_margin(model if isinstance(model, (str, Path)) else None)[0]
     src, drv = read_frames(source), read_frames(driving)
     if len(src) != 1: raise TransferError(f"{source}: the source must be one image, got {len(src)} frames")
     det = make_detector(detector, device, weights_dir) if source_landmarks is None or driving_landmarks is None else None
@@ -335,9 +375,9 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
          source:Param("the face to animate: an image file", str)=None,
          driving:Param("the poses: an image, a folder of frames or a video", str)=None,
          out:Param("output: .png (one frame or a contact sheet), .gif or .mp4", str)=None,
-         source_landmarks:Param("landmarks of the source (.pts/.npy); default: face-alignment", str)=None,
+         source_landmarks:Param("landmarks of the source (.pts/.npy); default: found by --detector", str)=None,
          driving_landmarks:Param("landmarks of the driving frames: a file, a folder of per-frame files, or a .npy [N,68,2]", str)=None,
-         mode:Param("'absolute': driving landmarks as they are; 'relative': source moved by the driving motion", str)='absolute',
+         mode:Param("'auto': relative for a video or folder, absolute for one image; 'absolute': driving landmarks as they are; 'relative': source moved by the driving motion", str)='auto',
          layout:Param("'output' (pasted back), 'side' (driving, source, output side by side) or 'crop'", str)='output',
          temperature:Param("temperature of sampled split latents (0 = deterministic)", float)=0.0,
          keep_splits:Param("reuse the source's split latents instead of sampling them", store_true)=False,
@@ -345,16 +385,21 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
          device:Param("torch device; default cuda if available, else cpu", str)=None,
          fps:Param("frame rate of a video output; default the driving video's", float)=None,
          seed:Param("random seed for sampled splits", int)=0,
-         detector:Param("landmark detector when a landmark file is not given: 'face-alignment' or 'module:name'", str)='face-alignment',
+         detector:Param("landmark detector when a landmark file is not given: 'auto' (face-alignment if its weights are there, else dlib), 'dlib', 'dlib-cnn', 'face-alignment' or 'module:name'", str)='auto',
          weights_dir:Param("folder holding face-alignment's weight files", str)=None,
-         margin:Param("crop side / face extent (as pgflow-prepare's --margin)", float)=1.6,
+         margin:Param("crop side / face extent (as pgflow-prepare's --margin); default: the model's training margin", float)=None,
          quiet:Param("no progress bar", store_true)=False):
     "Animate a face: the source image takes the pose of each driving frame."
     try:
         missing = [f'--{k}' for k, v in dict(model=model, source=source, driving=driving, out=out).items() if v is None]
         if missing: raise TransferError(f"missing {', '.join(missing)} (see pgflow-transfer --help)")
-        path = transfer_files(model, source, driving, out, source_landmarks, driving_landmarks, mode, layout,
-                              temperature, keep_splits, batch_size, device, fps, seed, not quiet, detector, weights_dir, margin)
+        with warnings.catch_warnings(record=True) as caught:   # e.g. driving frames without a face: one line each
+            warnings.simplefilter('always', UserWarning)
+            path = transfer_files(model, source, driving, out, source_landmarks, driving_landmarks, mode, layout,
+                                  temperature, keep_splits, batch_size, device, fps, seed, not quiet, detector, weights_dir, margin)
+        for w in caught:
+            if issubclass(w.category, UserWarning) and 'no face' in str(w.message): print(f"warning: {w.message}", file=sys.stderr)
+            else: warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     except (TransferError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
     if not quiet: print(f"wrote {path}")

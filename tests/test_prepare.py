@@ -109,7 +109,7 @@ def test_face_frames_reads_the_output(tmp_path, source):
 def test_cli_errors_name_the_problem(tmp_path):
     "Missing weights or a missing SRC: exit code 2 and a message, not a traceback; nothing is downloaded (no network here)."
     env = {**os.environ, 'TORCH_HOME': str(tmp_path / 'torch_home'), 'OMP_NUM_THREADS': '1'}
-    r = subprocess.run(_cli() + [str(tmp_path), str(tmp_path / 'out'), '--weights-dir', str(tmp_path / 'w')],
+    r = subprocess.run(_cli() + [str(tmp_path), str(tmp_path / 'out'), '--weights-dir', str(tmp_path / 'w'), '--detector', 'face-alignment'],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2 and 'Traceback' not in r.stderr, r.stderr
     assert '2DFAN4' in r.stderr and 's3fd' in r.stderr and str(tmp_path / 'w') in r.stderr
@@ -165,3 +165,173 @@ def test_face_alignment_offline_from_local_weights(tmp_path, monkeypatch):
     for pts in found:  # random FAN weights: where the points land means nothing, their form does
         assert pts.shape == (68, 2) and pts.dtype == np.float32 and np.isfinite(pts).all()
     np.testing.assert_array_equal(found[0], det.detect([frames[0]])[0])   # batched = one at a time
+
+
+# ---------------------------------------------------------------- dlib, real photos, sharding, failures
+
+def _astronaut_source(root, n=3):
+    "SRC/astro/shots/*.png: skimage's astronaut photo (a real face) at n scales/offsets; returns the images."
+    from PIL import Image
+    from skimage import data as skdata
+    astro = skdata.astronaut()
+    (root / 'astro' / 'shots').mkdir(parents=True)
+    images = []
+    for i in range(n):
+        side = 512 - 96 * i
+        im = np.asarray(Image.fromarray(astro).resize((side, side), Image.Resampling.BICUBIC))
+        im = np.pad(im, ((8 * i, 0), (16 * i, 0), (0, 0)))
+        iio.imwrite(root / 'astro' / 'shots' / f'{i:02d}.png', im)
+        images.append(im)
+    return images
+
+
+def test_cli_dlib_on_a_real_photo(tmp_path):
+    "`pgflow-prepare` with no face-alignment weights falls back to dlib (auto) and crops the real face where dlib puts it."
+    from pgflow.landmarks import DlibDetector
+    images = _astronaut_source(tmp_path / 'src')
+    env = {**os.environ, 'TORCH_HOME': str(tmp_path / 'torch_home'), 'OMP_NUM_THREADS': '1'}
+    r = subprocess.run(_cli() + [str(tmp_path / 'src'), str(tmp_path / 'out'), '--size', '64', '--quiet'],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads(r.stdout)
+    assert (s['frames_written'], s['frames_without_face'], s['meta_rows']) == (3, 0, 3)
+    det = DlibDetector()
+    for i, im in enumerate(images):
+        lm = det.detect([im])[0]
+        got = np.load(tmp_path / 'out' / 'landmarks' / 'astro' / 'shots' / f'{i:02d}.npy')
+        np.testing.assert_allclose(got, normalize_landmarks(lm.astype(np.float64), face_box(lm)), atol=1e-6)
+        np.testing.assert_array_equal(iio.imread(tmp_path / 'out' / 'frames' / 'astro' / 'shots' / f'{i:02d}.png'),
+                                      crop_face(im, face_box(lm), 64))
+        assert 0.1 < got.min() and got.max() < 0.9   # the face, with its margin, fills the crop
+
+
+def _clip_source(tmp_path, n_clips=4, n_frames=6, slow=0.0):
+    "SRC with `n_clips` synthetic videos and a detector module `slowdet:make` (KnownLandmarksDetector) that counts its calls in calls.txt."
+    src = tmp_path / 'src'
+    frames, lms = [], []
+    for c in range(n_clips):
+        video, lm = synthetic_footage(person=20 + c, n_frames=n_frames, seed=c)
+        (src / f'p{c}').mkdir(parents=True)
+        iio.imwrite(src / f'p{c}' / 'clip.mp4', video, plugin='pyav', codec='libx264', fps=25)
+        frames.append(video); lms.append(lm)
+    KnownLandmarksDetector(np.concatenate(frames), np.concatenate(lms)).save(tmp_path / 'known.npz')
+    (tmp_path / 'slowdet.py').write_text(
+        'import time\nfrom pgflow.landmarks import KnownLandmarksDetector\n'
+        'class Slow:\n'
+        f'    def __init__(self): self.inner = KnownLandmarksDetector.from_npz({str(tmp_path / "known.npz")!r})\n'
+        '    def detect(self, images):\n'
+        f'        with open({str(tmp_path / "calls.txt")!r}, "a") as f: f.write("x")\n'
+        f'        time.sleep({slow})\n'
+        '        return self.inner.detect(images)\n'
+        'def make(): return Slow()\n')
+    return src
+
+
+def _env(tmp_path, **extra):
+    return {**os.environ, 'PYTHONPATH': os.pathsep.join([str(tmp_path), os.environ.get('PYTHONPATH', '')]), 'OMP_NUM_THREADS': '1', **extra}
+
+
+def _args(src, out, *more):
+    return [str(src), str(out), '--size', '32', '--detector', 'slowdet:make', '--batch-size', '2', '--quiet', *more]
+
+
+def _outputs(out):
+    "{path: bytes} of meta.csv, frames/ and landmarks/ (what training reads)."
+    files = [out / 'meta.csv', *sorted((out / 'frames').rglob('*')), *sorted((out / 'landmarks').rglob('*'))]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files if p.is_file()}
+
+
+def _no_debris(out):
+    assert not (out / '.tmp').exists(), list((out / '.tmp').rglob('*'))
+    assert not [p for p in out.rglob('*') if '.tmp' in p.name], [p for p in out.rglob('*') if '.tmp' in p.name]
+    for p in (out / 'frames').rglob('*.png'): iio.imread(p)          # every frame whole
+    for p in (out / 'landmarks').rglob('*.npy'): assert np.load(p).shape == (68, 2)
+
+
+def test_sigkill_and_rerun_gives_the_same_dataset(tmp_path):
+    "Killed (SIGKILL) three times at different points and rerun: meta.csv, frames and landmarks byte-identical to one uninterrupted run."
+    import signal, time
+    src = _clip_source(tmp_path, slow=0.15)
+    env = _env(tmp_path)
+    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    calls = tmp_path / 'calls.txt'
+    total = calls.stat().st_size   # 4 clips x 3 batches
+    out = tmp_path / 'out'
+    for kill_after in (2, 4, 3):   # detector calls into each run: mid-clip, at a clip's end, mid-clip
+        calls.write_text('')
+        p = subprocess.Popen(_cli() + _args(src, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        while calls.stat().st_size < kill_after and p.poll() is None: time.sleep(0.01)
+        p.send_signal(signal.SIGKILL); p.wait()
+        assert p.returncode == -signal.SIGKILL, 'the run ended before it could be killed'
+    calls.write_text('')
+    r = subprocess.run(_cli() + _args(src, out), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 0 < calls.stat().st_size < total, 'the killed runs did not leave finished clips to skip'
+    assert _outputs(out) == _outputs(tmp_path / 'ref')
+    _no_debris(out)
+
+
+def test_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path):
+    "A file-size limit (the kernel's EFBIG) and an injected ENOSPC mid-run: one `error:` line naming OUT, no traceback, no debris; a rerun finishes the job."
+    import errno, resource
+    src = _clip_source(tmp_path)
+    env = _env(tmp_path)
+    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ref = _outputs(tmp_path / 'ref')
+
+    def small_files():   # in the child: no file may grow past 600 bytes (crops are larger; SIGXFSZ is ignored by Python)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+    out = tmp_path / 'limited'
+    r = subprocess.run(_cli() + _args(src, out), capture_output=True, text=True, env=env, timeout=300, preexec_fn=small_files)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert lines[0].startswith('pgflow-prepare: error: cannot write into') and str(out) in lines[0] and 'too large' in lines[0], lines[0]
+    _no_debris(out)
+    assert not list((out / 'frames').rglob('*.png')) if (out / 'frames').exists() else True
+
+    # ENOSPC after the 13th .npy: clips 0 and 1 (6 frames each) are finished, clip 2 is not
+    out = tmp_path / 'full'
+    code = ('import errno, numpy as np, sys\n'
+            'real, n = np.save, [0]\n'
+            'def save(*a, **k):\n'
+            '    n[0] += 1\n'
+            '    if n[0] > 13: raise OSError(errno.ENOSPC, "No space left on device")\n'
+            '    return real(*a, **k)\n'
+            'np.save = save\n'
+            'sys.argv = ["pgflow-prepare"] + sys.argv[1:]\n'
+            'from pgflow.landmarks import main; main()\n')
+    r = subprocess.run([sys.executable, '-c', code, *_args(src, out)], capture_output=True, text=True, env=env, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and 'Traceback' not in r.stderr, r.stderr
+    assert str(out) in lines[0] and 'No space left on device' in lines[0], lines[0]
+    _no_debris(out)
+    with open(out / 'meta.csv') as fh: rows = list(csv.DictReader(fh))
+    assert sorted({r['identity'] for r in rows}) == ['p0', 'p1'] and len(rows) == 12   # the finished clips, listed
+    assert sorted(p.name for p in (out / 'frames').iterdir()) == ['p0', 'p1']
+    r = subprocess.run(_cli() + _args(src, out), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads(r.stdout)['skipped'] == 2 and _outputs(out) == ref
+
+
+def test_shards_from_torchrun_env(tmp_path):
+    "Two processes with RANK/WORLD_SIZE (as torchrun / accelerate launch set them) share one OUT: the same dataset as one run."
+    src = _clip_source(tmp_path)
+    env = _env(tmp_path)
+    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    procs = [subprocess.Popen(_cli() + _args(src, tmp_path / 'out'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**env, 'RANK': str(k), 'WORLD_SIZE': '2', 'LOCAL_RANK': str(k)}) for k in range(2)]
+    summaries = []
+    for p in procs:
+        o, e = p.communicate(timeout=300)
+        assert p.returncode == 0, e[-3000:]
+        summaries.append(json.loads(o))
+    assert [s['shard'] for s in summaries] == ['0/2 (2 of 4 clips)', '1/2 (2 of 4 clips)']
+    assert [s['frames_written'] for s in summaries] == [12, 12]
+    assert _outputs(tmp_path / 'out') == _outputs(tmp_path / 'ref')   # the shard that finished last wrote the whole meta.csv
+    r = subprocess.run(_cli() + _args(src, tmp_path / 'out'), capture_output=True, text=True, env=env, timeout=300)  # nothing left to do
+    assert json.loads(r.stdout)['skipped'] == 4
+    assert _outputs(tmp_path / 'out') == _outputs(tmp_path / 'ref')
+    _no_debris(tmp_path / 'out')
