@@ -50,7 +50,7 @@ class WriteError(OSError):
 
 def _errno_of(e: BaseException) -> int | None:
     if isinstance(e, OSError): return e.errno
-    m = re.search(r'(?:os error|code:)\s*(\d+)', str(e))
+    m = re.search(r'(?:os error|Os \{ code:)\s*(\d+)', str(e))
     return int(m.group(1)) if m else None
 
 def as_write_error(e: BaseException, folder, needed: int | None = None, what: str | None = None) -> BaseException:

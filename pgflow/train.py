@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #999ca048
 from __future__ import annotations
-import importlib.util, inspect, json, math, os, re, shutil, signal, sys, threading, time, typing
+import contextlib, importlib.util, inspect, json, math, os, pickle, random, re, shutil, signal, sys, threading, time, typing
 from dataclasses import dataclass, field, asdict, fields, MISSING
 from pathlib import Path
 
@@ -15,16 +15,19 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from .fileio import write_json, write_png
+from .fileio import write_json, write_png, write_bytes, check_space, publish_dir, verify_dir, clean_temporaries
+from .fileio import as_write_error, human_size, WriteError, FolderLock, FolderInUse, MANIFEST
 from .model import PGFlow, PGFlowConfig
 from .losses import LossConfig, PGFlowObjective, l1_error, psnr, ssim
 from .warp import landmark_warp
 
 # %% auto #0
-__all__ = ['TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
+__all__ = ['CHECKPOINT_FORMAT', 'TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
            'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid', 'TrainState', 'checkpoints',
-           'latest_checkpoint', 'save_checkpoint', 'StopFlag', 'init_actnorm', 'replica_checksums', 'train',
-           'train_parser', 'load_config_file', 'parse_args', 'main']
+           'latest_checkpoint', 'StopFlag', 'CheckpointError', 'encode_state', 'decode_state', 'state_files',
+           'read_state', 'rng_state', 'set_rng_state', 'save_checkpoint', 'read_checkpoint', 'pick_checkpoint',
+           'load_checkpoint', 'init_actnorm', 'replica_checksums', 'train', 'save_model_dir', 'train_parser',
+           'load_config_file', 'parse_args', 'main']
 
 # %% ../nbs/07_train.ipynb #ff845af0
 @dataclass
@@ -78,7 +81,8 @@ class TrainConfig:
     val_pairs: int = 64              # held-out (source, target) pairs for validation
     seed: int = 0                    # seed of weights, data order and noise
     cpu: bool = False                # run on CPU even when an accelerator is present
-    resume: bool = False             # continue from the latest checkpoint in `out`
+    resume: bool = False             # continue from the newest checkpoint in `out` that verifies (a damaged one is skipped)
+    trust_checkpoint: bool = False   # resume: allow full unpickling of old accelerate-format checkpoints (runs code: only folders you trust)
 
     PRESETS: typing.ClassVar[tuple] = ("tiny", "small", "v3_64", "v3_256")
 
@@ -310,23 +314,6 @@ def latest_checkpoint(out) -> Path | None:
     found = checkpoints(out)
     return found[-1] if found else None
 
-def save_checkpoint(acc: Accelerator, out, step: int, keep: int) -> Path:
-    "Atomic `save_state` to `out/checkpoints/step-NNNNNNNN`, keeping the last `keep`."
-    d = Path(out) / "checkpoints"
-    final, tmp = d / f"step-{step:08d}", d / f".tmp-step-{step:08d}"
-    if acc.is_main_process:
-        if tmp.exists(): shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-    acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    acc.wait_for_everyone()
-    if acc.is_main_process:
-        if final.exists(): shutil.rmtree(final)
-        os.replace(tmp, final)
-        for old in checkpoints(out)[:-max(1, keep)]: shutil.rmtree(old, ignore_errors=True)
-    acc.wait_for_everyone()
-    return final
-
 class StopFlag:
     "Turns SIGTERM / SIGINT into a flag the loop checks (a second SIGINT raises KeyboardInterrupt)."
     def __init__(self): self.signum, self._old = None, {}
@@ -339,6 +326,166 @@ class StopFlag:
         return self
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
+
+# %% ../nbs/07_train.ipynb #99fbba93
+CHECKPOINT_FORMAT = "pgflow-checkpoint-1"
+
+class CheckpointError(ValueError):
+    "A checkpoint that cannot be used: damaged, of an unknown format, or holding pickles nobody vouched for."
+
+def encode_state(obj, tensors: dict, key: str = "s"):
+    "JSON-able copy of `obj` with each tensor moved into `tensors` (under a path-like key) and replaced by a pointer."
+    if isinstance(obj, torch.Tensor):
+        tensors[key] = obj.detach().cpu().contiguous().clone(); return {"__tensor__": key}
+    if isinstance(obj, np.ndarray): return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, tuple): return {"__tuple__": [encode_state(v, tensors, f"{key}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list): return [encode_state(v, tensors, f"{key}.{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        items = [[k, encode_state(v, tensors, f"{key}.{k}")] for k, v in obj.items()]
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj): return dict(items)
+        if not all(isinstance(k, (str, int, float, bool)) or k is None for k in obj):
+            raise TypeError(f"checkpoint: cannot store a dict key of type {type(next(iter(obj))).__name__} at {key}")
+        return {"__items__": items}
+    if obj is None or isinstance(obj, (bool, int, float, str)): return obj
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {key} (only tensors, arrays and JSON values)")
+
+def decode_state(obj, tensors: dict):
+    "Inverse of `encode_state`."
+    if isinstance(obj, list): return [decode_state(v, tensors) for v in obj]
+    if not isinstance(obj, dict): return obj
+    if "__tensor__" in obj: return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj: return np.array(obj["__ndarray__"], dtype=obj["dtype"])
+    if "__tuple__" in obj: return tuple(decode_state(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj: return {k: decode_state(v, tensors) for k, v in obj["__items__"]}
+    return {k: decode_state(v, tensors) for k, v in obj.items()}
+
+def state_files(name: str, obj) -> dict[str, bytes]:
+    "`{name}.json` (and `{name}.safetensors` if `obj` holds tensors) as bytes."
+    from safetensors.torch import save
+    tensors = {}
+    files = {f"{name}.json": json.dumps(encode_state(obj, tensors)).encode()}
+    if tensors: files[f"{name}.safetensors"] = save(tensors)
+    return files
+
+def read_state(folder, name: str):
+    "What `state_files(name, obj)` wrote into `folder`, as `obj`."
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    st = folder / f"{name}.safetensors"
+    tensors = load_file(str(st)) if st.exists() else {}
+    return decode_state(json.loads((folder / f"{name}.json").read_text()), tensors)
+
+def rng_state() -> dict:
+    "This process's Python, NumPy, torch and (if present) CUDA random states."
+    s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available(): s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+def set_rng_state(s: dict):
+    "Restore what `rng_state` returned."
+    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
+    if "cuda" in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+
+# %% ../nbs/07_train.ipynb #380d01dc
+def save_checkpoint(acc: Accelerator, out, step: int, keep: int, objective, opt, state: "TrainState") -> Path:
+    "Write and publish `out/checkpoints/step-NNNNNNNN` (no pickle; manifest with sizes and SHA-256), keeping the last `keep`."
+    d = Path(out) / "checkpoints"
+    final, tmp = d / f"step-{step:08d}", d / f".tmp-step-{step:08d}"
+    what = f"checkpoint {final.name}"
+    if acc.is_main_process:
+        try:
+            if tmp.exists(): shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+        except OSError as e: raise as_write_error(e, d, None, what)
+    acc.wait_for_everyone()
+    files = state_files(f"rng_{acc.process_index}", rng_state())
+    if acc.is_main_process:
+        files.update(state_files("model", acc.unwrap_model(objective).state_dict()))
+        files.update(state_files("optimizer", opt.state_dict()))
+        files.update(state_files("train_state", state.state_dict()))
+        if acc.scaler is not None: files.update(state_files("scaler", acc.scaler.state_dict()))
+    needed = sum(len(b) for b in files.values())
+    try:
+        check_space(tmp, needed, what)
+        for name, data in files.items(): write_bytes(tmp / name, data)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        w = as_write_error(e, d, needed, what)
+        if isinstance(w, WriteError): raise WriteError(d, w.errno, needed, what) from e
+        raise
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        try: publish_dir(tmp, final, format=CHECKPOINT_FORMAT, step=step, processes=acc.num_processes)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
+        for old in checkpoints(out)[:-max(1, keep)]:         # rename first: a kill mid-delete leaves no half checkpoint
+            trash = old.with_name(f".trash-{old.name}")
+            os.replace(old, trash); shutil.rmtree(trash, ignore_errors=True)
+    acc.wait_for_everyone()
+    return final
+
+def _legacy_load(path: Path, trust: bool):
+    "torch.load with weights_only=True (NumPy RNG arrays allowed); full unpickling only if `trust`."
+    np_core = getattr(np, "_core", None) or np.core
+    safe = [np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    try:
+        with torch.serialization.safe_globals(safe): return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trust:
+            why = str(e).strip().splitlines()[-1][:160] if str(e).strip() else "unsafe pickle"
+            raise CheckpointError(f"{path} holds pickled Python objects that safe loading refuses ({why}); pass "
+                                  f"--trust-checkpoint only if you trust whoever wrote this run folder") from None
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+def read_checkpoint(ck, rank: int = 0, trust: bool = False) -> dict:
+    "Verify and read checkpoint folder `ck`: {'model', 'optimizer', 'train_state', 'rng', 'scaler'}; `CheckpointError` naming the bad file."
+    ck = Path(ck)
+    try:
+        if (ck / MANIFEST).exists():
+            problem = verify_dir(ck)
+            if problem: raise CheckpointError(problem)
+            fmt = json.loads((ck / MANIFEST).read_text()).get("format")
+            if fmt != CHECKPOINT_FORMAT: raise CheckpointError(f"{ck / MANIFEST}: unknown format {fmt!r}")
+            has = lambda n: (ck / f"{n}.json").exists()
+            return {"model": read_state(ck, "model"), "optimizer": read_state(ck, "optimizer"),
+                    "train_state": read_state(ck, "train_state"),
+                    "rng": read_state(ck, f"rng_{rank}") if has(f"rng_{rank}") else None,
+                    "scaler": read_state(ck, "scaler") if has("scaler") else None}
+        if not (ck / "optimizer.bin").exists():
+            raise CheckpointError(f"{ck / MANIFEST} is missing (a checkpoint folder that was never finished)")
+        from safetensors.torch import load_file
+        rs = ck / f"random_states_{rank}.pkl"
+        r = _legacy_load(rs, trust) if rs.exists() else None
+        rng = None if r is None else {"python": r["random_state"], "numpy": r["numpy_random_seed"], "torch": r["torch_manual_seed"],
+                                      **({"cuda": r["torch_cuda_manual_seed"]} if "torch_cuda_manual_seed" in r else {})}
+        return {"model": load_file(str(ck / "model.safetensors")), "optimizer": _legacy_load(ck / "optimizer.bin", trust),
+                "train_state": _legacy_load(ck / "custom_checkpoint_0.pkl", trust), "rng": rng,
+                "scaler": _legacy_load(ck / "scaler.pt", trust) if (ck / "scaler.pt").exists() else None}
+    except CheckpointError: raise
+    except Exception as e:                   # a file that does not parse (safetensors header, JSON, zip): name it
+        raise CheckpointError(f"{ck}: unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})") from None
+
+def pick_checkpoint(out, rank: int = 0, trust: bool = False, warn=print) -> tuple[Path, dict] | None:
+    "The newest checkpoint in `out` that verifies and reads, and its parts; each one skipped is `warn`ed in one line. None if there are none."
+    found, problems = checkpoints(out), []
+    for ck in reversed(found):
+        try: return ck, read_checkpoint(ck, rank, trust)
+        except CheckpointError as e:
+            warn(f"pgflow-train: warning: skipping checkpoint {ck.name}: {e}")
+            problems.append(f"{ck.name}: {e}")
+    if found:
+        raise CheckpointError(f"no checkpoint in {Path(out) / 'checkpoints'} verifies ({'; '.join(problems)}); "
+                              f"start a new run with another --out, or restore a good checkpoint")
+    return None
+
+def load_checkpoint(acc: Accelerator, parts: dict, objective, opt, state: "TrainState"):
+    "Put what `read_checkpoint` returned into the objective, optimiser, training state, scaler and this process's RNGs."
+    acc.unwrap_model(objective).load_state_dict(parts["model"], strict=True)
+    opt.load_state_dict(parts["optimizer"])
+    state.load_state_dict(parts["train_state"])
+    if parts["scaler"] is not None and acc.scaler is not None: acc.scaler.load_state_dict(parts["scaler"])
+    if parts["rng"] is not None: set_rng_state(parts["rng"])
 
 # %% ../nbs/07_train.ipynb #884427c8
 def _tracker() -> str | None:
@@ -370,25 +517,35 @@ def replica_checksums(acc: Accelerator, module: torch.nn.Module) -> list[list[fl
 def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     "Train a PGFlow as `cfg` says; returns the final metrics (also in `cfg.out/metrics.json`)."
     t_start, out = time.time(), Path(cfg.out)
+    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
+                      log_with=_tracker(), project_dir=str(out))
+    with contextlib.ExitStack() as held:
+        if acc.is_main_process:
+            held.enter_context(FolderLock(out, "pgflow-train"))   # one run per folder; freed by the OS if this one dies
+        return _train(cfg, acc, out, t_start, train_set, on_step)
+
+def _train(cfg, acc, out, t_start, train_set, on_step):
     if not cfg.resume and latest_checkpoint(out) is not None:
         raise FileExistsError(f"TrainConfig.out: {out} already holds a run (checkpoint {latest_checkpoint(out).name}); "
                               f"pass --resume to continue it, or choose another --out (or delete the folder) to start fresh")
-    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
-                      log_with=_tracker(), project_dir=str(out))
+    if acc.is_main_process:                              # what a killed run left half-written (we hold the lock)
+        gone = [n for d in (out / "checkpoints", out, out / "samples") for n in clean_temporaries(d)]
+        if gone: print(f"pgflow-train: removed {len(gone)} temporaries an interrupted run left: {', '.join(gone)}", flush=True)
     set_seed(cfg.seed)                                   # the same initial weights on every process
     model = PGFlow(cfg.model_config()).to(acc.device)
     objective = PGFlowObjective(model, cfg.loss_config())
     default_train, val_set = make_datasets(cfg)
     train_set = default_train if train_set is None else train_set
-    resume_from = latest_checkpoint(out) if cfg.resume else None
+    picked = pick_checkpoint(out, acc.process_index, cfg.trust_checkpoint,
+                             warn=lambda m: _say(acc, m)) if cfg.resume else None
+    resume_from = picked[0] if picked else None
     if resume_from is None: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
     set_seed(cfg.seed, device_specific=True)            # training noise differs between processes
     params = [p for p in objective.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     objective, opt = acc.prepare(objective, opt)
     state = TrainState()
-    acc.register_for_checkpointing(state)
-    if resume_from is not None: acc.load_state(str(resume_from))
+    if picked: load_checkpoint(acc, picked[1], objective, opt, state); del picked
     if acc.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / "config.json", asdict(cfg))
@@ -479,7 +636,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
                 if state.step % cfg.sample_every == 0 and state.step < cfg.steps: last_res = validate()
                 if stop_now or (state.step % cfg.checkpoint_every == 0 and state.step < cfg.steps):
                     state.seconds += time.time() - t_run; t_run = time.time()
-                    ck = save_checkpoint(acc, out, state.step, cfg.keep_checkpoints)
+                    ck = save_checkpoint(acc, out, state.step, cfg.keep_checkpoints, objective, opt, state)
                     if stop_now:
                         interrupted = signal.Signals(stop.signum).name if stop.signum else "signal on another process"
                         _say(acc, f"\npgflow-train: {interrupted} at step {state.step}: saved {ck}; continue with --resume")
@@ -493,7 +650,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
 
     res = validate() if (not state.curve or state.curve[-1]["step"] != state.step) else last_res or validate()
     state.seconds += time.time() - t_run
-    save_checkpoint(acc, out, state.step, cfg.keep_checkpoints)
+    save_checkpoint(acc, out, state.step, cfg.keep_checkpoints, objective, opt, state)
     checks = replica_checksums(acc, acc.unwrap_model(objective))
     metrics = {**{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")}, "baselines": res["baselines"],
                "step": state.step, "final": True, "val_pairs": res["pairs"], "curve": state.curve,
@@ -503,7 +660,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
                          "loss_history": state.losses},
                "config": asdict(cfg)}
     if acc.is_main_process:
-        bare.save_pretrained(out / "model")
+        save_model_dir(bare, out / "model")
         write_json(out / "metrics.json", metrics)
         print(f"pgflow-train: done in {state.seconds:.0f}s ({state.step} steps, {state.nonfinite} skipped). "
               f"Cross-pose L1 / PSNR / SSIM on {res['pairs']} held-out pairs: {scores_text(res)}. "
@@ -512,6 +669,26 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     acc.wait_for_everyone()
     acc.end_training()
     return metrics
+
+def save_model_dir(model: PGFlow, folder) -> Path:
+    "`model.save_pretrained(folder)` as one step: into a hidden folder beside it (after checking the space), then renamed."
+    folder = Path(folder)
+    needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    check_space(folder.parent, needed, f"the model ({folder.name}/)")
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+        trash = folder.with_name(f".trash-{folder.name}")
+        if folder.exists(): os.replace(folder, trash)
+        os.replace(tmp, folder)
+        shutil.rmtree(trash, ignore_errors=True)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        w = as_write_error(e, folder.parent, needed, f"the model ({folder.name}/)")
+        if w is e: raise
+        raise WriteError(w.folder, w.errno, needed, w.what) from e
+    return folder
 
 def _stop_requested(acc, stop) -> bool:
     "Did any process get a signal? (collective, so every process answers the same)"
@@ -580,9 +757,16 @@ def parse_args(argv=None) -> TrainConfig:
 
 def main(argv=None):
     "Console script `pgflow-train`."
-    try: res = train(parse_args(argv))
-    except (FileExistsError, FileNotFoundError, ValueError) as e:  # bad input: one line naming it, no traceback
+    cfg = None
+    try: res = train(cfg := parse_args(argv))
+    # bad input, a folder in use, a damaged run, a full disk: one line naming it, no traceback
+    except (FileExistsError, FileNotFoundError, ValueError, FolderInUse, WriteError) as e:
         sys.exit(f"pgflow-train: error: {e}")
+    except Exception as e:
+        name = getattr(e, "filename", None)
+        w = as_write_error(e, Path(name).parent if name else Path(cfg.out if cfg else "."))
+        if w is e: raise
+        sys.exit(f"pgflow-train: error: {w}")
     if res.get("interrupted"): sys.exit(128 + (res.get("signum") or signal.SIGTERM))
 
 # %% ../nbs/07_train.ipynb #b951c278

@@ -66,5 +66,9 @@ def test_torchrun_two_processes_identical_weights(tmp_path):
     assert t["processes"] == 2 and len(t["replica_checksums"]) == 2
     assert t["replica_checksums"][0] == t["replica_checksums"][1] and t["replicas_identical"]
     # each process wrote its own RNG state: real data parallelism, not one process twice
-    assert sorted(p.name for p in (out / "checkpoints" / "step-00000003").glob("random_states_*")) == \
-        ["random_states_0.pkl", "random_states_1.pkl"]
+    ck = out / "checkpoints" / "step-00000003"
+    assert sorted(p.name for p in ck.glob("rng_*")) == \
+        ["rng_0.json", "rng_0.safetensors", "rng_1.json", "rng_1.safetensors"]
+    man = json.loads((ck / "manifest.json").read_text())
+    assert man["processes"] == 2 and "rng_1.safetensors" in man["files"]
+    assert not [p for p in ck.iterdir() if p.suffix in (".pkl", ".bin", ".pt")]      # nothing to unpickle
