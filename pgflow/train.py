@@ -331,7 +331,8 @@ class StopFlag:
 CHECKPOINT_FORMAT = "pgflow-checkpoint-1"
 
 class CheckpointError(ValueError):
-    "A checkpoint that cannot be used: damaged, of an unknown format, or holding pickles nobody vouched for."
+    "A checkpoint that cannot be used: damaged (`damaged=True`), or holding pickles nobody vouched for."
+    def __init__(self, msg: str, damaged: bool = True): super().__init__(msg); self.damaged = damaged
 
 def encode_state(obj, tensors: dict, key: str = "s"):
     "JSON-able copy of `obj` with each tensor moved into `tensors` (under a path-like key) and replaced by a pointer."
@@ -435,7 +436,7 @@ def _legacy_load(path: Path, trust: bool):
         if not trust:
             why = str(e).strip().splitlines()[-1][:160] if str(e).strip() else "unsafe pickle"
             raise CheckpointError(f"{path} holds pickled Python objects that safe loading refuses ({why}); pass "
-                                  f"--trust-checkpoint only if you trust whoever wrote this run folder") from None
+                                  f"--trust-checkpoint only if you trust whoever wrote this run folder", damaged=False) from None
         return torch.load(path, map_location="cpu", weights_only=False)
 
 def read_checkpoint(ck, rank: int = 0, trust: bool = False) -> dict:
@@ -466,14 +467,26 @@ def read_checkpoint(ck, rank: int = 0, trust: bool = False) -> dict:
     except Exception as e:                   # a file that does not parse (safetensors header, JSON, zip): name it
         raise CheckpointError(f"{ck}: unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})") from None
 
-def pick_checkpoint(out, rank: int = 0, trust: bool = False, warn=print) -> tuple[Path, dict] | None:
+def pick_checkpoint(out, rank: int = 0, trust: bool = False, warn=print, set_aside: bool = True) -> tuple[Path, dict] | None:
     "The newest checkpoint in `out` that verifies and reads, and its parts; each one skipped is `warn`ed in one line. None if there are none."
-    found, problems = checkpoints(out), []
+    found, problems, damaged = checkpoints(out), [], []
     for ck in reversed(found):
-        try: return ck, read_checkpoint(ck, rank, trust)
+        try: parts = read_checkpoint(ck, rank, trust)
         except CheckpointError as e:
-            warn(f"pgflow-train: warning: skipping checkpoint {ck.name}: {e}")
             problems.append(f"{ck.name}: {e}")
+            if e.damaged: damaged.append((ck, e))
+            else: warn(f"pgflow-train: warning: skipping checkpoint {ck.name}: {e}")
+            continue
+        for bad, e in damaged:                   # resuming: set them aside, so checkpoints/ holds only complete ones
+            moved = ""
+            if set_aside:
+                dest = Path(out) / "damaged" / bad.name
+                try:
+                    dest.parent.mkdir(exist_ok=True); shutil.rmtree(dest, ignore_errors=True); os.replace(bad, dest)
+                    moved = f"; moved to {dest}"
+                except OSError: pass
+            warn(f"pgflow-train: warning: skipping checkpoint {bad.name}: {e}{moved}")
+        return ck, parts
     if found:
         raise CheckpointError(f"no checkpoint in {Path(out) / 'checkpoints'} verifies ({'; '.join(problems)}); "
                               f"start a new run with another --out, or restore a good checkpoint")
@@ -536,8 +549,8 @@ def _train(cfg, acc, out, t_start, train_set, on_step):
     objective = PGFlowObjective(model, cfg.loss_config())
     default_train, val_set = make_datasets(cfg)
     train_set = default_train if train_set is None else train_set
-    picked = pick_checkpoint(out, acc.process_index, cfg.trust_checkpoint,
-                             warn=lambda m: _say(acc, m)) if cfg.resume else None
+    picked = pick_checkpoint(out, acc.process_index, cfg.trust_checkpoint, warn=lambda m: _say(acc, m),
+                             set_aside=acc.is_main_process) if cfg.resume else None
     resume_from = picked[0] if picked else None
     if resume_from is None: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
     set_seed(cfg.seed, device_specific=True)            # training noise differs between processes
