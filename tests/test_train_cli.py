@@ -1,5 +1,5 @@
 """End-to-end tests of `pgflow-train`: the console script, and two-process data parallelism under torchrun."""
-import json, os, subprocess, sys
+import importlib.util, json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,22 @@ def test_cli_writes_model_samples_metrics(tmp_path):
     assert [p["step"] for p in m["curve"]] == [2, 3]
     assert m["step"] == 3 and len(m["train"]["loss_history"]) == 3
     assert (out / "checkpoints" / "step-00000003").is_dir()
+    assert (out / "curves.png").stat().st_size > 10_000                       # loss and validation curves
+    if importlib.util.find_spec("tensorboard"):                             # --log-with auto: TensorBoard, in the run folder
+        assert list((out / "pgflow").glob("events.out.tfevents.*")), sorted(out.iterdir())
+
+
+def test_cli_log_with(tmp_path):
+    out = tmp_path / "none"
+    _run([str(BIN / "pgflow-train"), *TINY, "--steps", "1", "--out", str(out), "--log-with", "none"], tmp_path)
+    assert (out / "model").is_dir() and not (out / "pgflow").exists()      # no tracker, no tracker files
+    for name in ("trackio", "wandb"):
+        if importlib.util.find_spec(name): continue
+        r = subprocess.run([str(BIN / "pgflow-train"), *TINY, "--steps", "1", "--out", str(tmp_path / name), "--log-with", name],
+                           env=_env(), capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert r.stderr.strip().splitlines()[-1] == (f"pgflow-train: error: --log-with {name}: the {name} package is not installed "
+                                                     f"(pip install {name}), or pass --log-with none"), r.stderr[-2000:]
 
 
 def test_cli_config_file_and_resume(tmp_path):

@@ -173,8 +173,11 @@ def soak(tmp_path, kills: int, steps: int, seed: int = 0, corrupt_every: int = 3
     args = ["--steps", steps, "--keep-checkpoints", "3", "--seed", "0"]
     t0 = time.time()
     ref = tmp_path / "reference"
-    _ok(_train(*args, "--out", ref))
-    t_ref = time.time() - t0                                # one whole run, start-up included: the window for random kills
+    p = subprocess.Popen([str(BIN / "pgflow-train"), *TINY, *map(str, args), "--out", str(ref)], env=_env(),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None and not (ref / "checkpoints" / "step-00000001").exists(): time.sleep(0.01)
+    t_startup = time.time() - t0                            # start-up to the first checkpoint: the window for random-time kills
+    assert p.wait() == 0
     out = tmp_path / "soak"
     ck = out / "checkpoints"
     rep = dict(kills_requested=kills, kills=0, kills_mid_write=0, kills_at_random_time=0, kills_after_step=0,
@@ -190,14 +193,14 @@ def soak(tmp_path, kills: int, steps: int, seed: int = 0, corrupt_every: int = 3
         p = subprocess.Popen([str(BIN / "pgflow-train"), *TINY, *map(str, args), "--out", str(out), "--resume"],
                              env=_env(), stdout=logf, stderr=subprocess.STDOUT)
         rep["restarts"] += 1
-        deadline = time.time() + rng.uniform(0.2, 0.8) * t_ref
+        deadline = time.time() + rng.uniform(0.1, 1.0) * t_startup      # start-up, loading, first steps
         while p.poll() is None:
             names = set(os.listdir(ck)) if ck.is_dir() else set()
             if mode == "write":
                 if any(int(n[10:]) >= target for n in _new_tmp_dirs(ck, old_tmp)): break   # mid-write
                 if f"step-{target:08d}" in names and target < steps - 1: target += 1    # missed it: the next one
             if mode == "step" and f"step-{target:08d}" in names:
-                time.sleep(rng.uniform(0, 0.05)); break
+                time.sleep(rng.uniform(0, 0.3)); break                 # somewhere in the steps after it
             if mode == "time" and time.time() > deadline: break
             time.sleep(0.001)
         if p.poll() is None:
