@@ -65,6 +65,8 @@ def check_space(folder, needed: int, what: str | None = None):
     if free is not None and free < needed: raise WriteError(folder, errno.ENOSPC, needed, what)
 
 # %% ../nbs/00_fileio.ipynb #48e3fef8
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # read the process umask (set it back at once)
+
 def atomic_write(path, write: Callable[[Path], None], size: int | None = None) -> Path:
     "Call `write(tmp)` on a temp path in `path`'s folder (same suffix), then `os.replace` it onto `path`; returns `path`. `size`: bytes it will take, for the error message."
     path = Path(path)
@@ -74,6 +76,7 @@ def atomic_write(path, write: Callable[[Path], None], size: int | None = None) -
     except OSError as e: raise as_write_error(e, path.parent, size, path.name)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)       # mkstemp makes it 0600; give it the mode a plain open() would
         write(Path(tmp))
         os.replace(tmp, path)
     except BaseException as e:
