@@ -555,6 +555,16 @@ def _guard_folder(cfg: TrainConfig, acc: Accelerator, out: Path):
         gone = [n for d in (out / "checkpoints", out, out / "samples") for n in clean_temporaries(d)]
         if gone: print(f"pgflow-train: removed {len(gone)} temporaries an interrupted run left: {', '.join(gone)}", flush=True)
 
+def _pick_on_every_process(cfg: TrainConfig, acc: Accelerator, out: Path):
+    "The main process picks the checkpoint (and sets damaged ones aside); the others read the one it picked."
+    mine = pick_checkpoint(out, 0, cfg.trust_checkpoint, warn=print) if acc.is_main_process else None
+    if acc.num_processes == 1: return mine
+    from accelerate.utils import broadcast_object_list
+    name = broadcast_object_list([mine[0].name if mine else None], from_process=0)[0]
+    if acc.is_main_process or name is None: return mine
+    ck = out / "checkpoints" / name
+    return ck, read_checkpoint(ck, acc.process_index, cfg.trust_checkpoint)
+
 def setup_run(cfg: TrainConfig, acc: Accelerator, train_set=None) -> Run:
     "Model, objective, optimiser, resumed state, validation pairs and batches of a run, ready for its first step."
     out = Path(cfg.out)
@@ -564,8 +574,7 @@ def setup_run(cfg: TrainConfig, acc: Accelerator, train_set=None) -> Run:
     objective = PGFlowObjective(model, cfg.loss_config())
     default_train, val_set = make_datasets(cfg)
     train_set = default_train if train_set is None else train_set
-    picked = pick_checkpoint(out, acc.process_index, cfg.trust_checkpoint, warn=lambda m: _say(acc, m),
-                             set_aside=acc.is_main_process) if cfg.resume else None
+    picked = _pick_on_every_process(cfg, acc, out) if cfg.resume else None
     if not picked: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
     set_seed(cfg.seed, device_specific=True)            # training noise differs between processes
     params = [p for p in objective.parameters() if p.requires_grad]

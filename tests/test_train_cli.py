@@ -88,3 +88,9 @@ def test_torchrun_two_processes_identical_weights(tmp_path):
     man = json.loads((ck / "manifest.json").read_text())
     assert man["processes"] == 2 and "rng_1.safetensors" in man["files"]
     assert not [p for p in ck.iterdir() if p.suffix in (".pkl", ".bin", ".pt")]      # nothing to unpickle
+    # both processes resume from the checkpoint the main process picked, each with its own RNG state
+    log = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "pgflow.train", *TINY, "--steps", "4", "--out", str(out), "--resume"], tmp_path)
+    assert "resuming at step 3" in log
+    t = json.loads((out / "metrics.json").read_text())["train"]
+    assert t["replicas_identical"] and len(t["loss_history"]) == 4
