@@ -4,34 +4,100 @@
 
 # %% ../nbs/00_fileio.ipynb #79d4f7f7
 from __future__ import annotations
-import json, os, tempfile
+import errno, hashlib, io, json, os, re, shutil, socket, sys, tempfile, time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 # %% auto #0
-__all__ = ['atomic_write', 'write_text', 'write_json', 'write_png']
+__all__ = ['DISK_ERRNOS', 'MANIFEST', 'human_size', 'free_space', 'WriteError', 'as_write_error', 'check_space', 'atomic_write',
+           'write_bytes', 'write_text', 'write_json', 'write_png', 'file_digest', 'fsync_dir', 'write_manifest',
+           'verify_dir', 'publish_dir', 'clean_temporaries', 'FolderInUse', 'FolderLock']
+
+# %% ../nbs/00_fileio.ipynb #42ba9896
+DISK_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
+               errno.EFBIG: 'file too large for the file-size limit (ulimit -f)', errno.EACCES: 'permission denied',
+               errno.EPERM: 'operation not permitted', errno.EROFS: 'read-only file system'}
+
+def human_size(n: int | None) -> str:
+    "Bytes as '1.5 MB' (decimal units); '?' for None."
+    if n is None: return '?'
+    for unit in ('bytes', 'kB', 'MB', 'GB', 'TB'):
+        if abs(n) < 1000 or unit == 'TB': return f"{n} {unit}" if unit == 'bytes' else f"{n:.1f} {unit}"
+        n /= 1000
+
+def free_space(folder) -> int | None:
+    "Free bytes for an unprivileged user on the file system of `folder` (or of its nearest existing parent)."
+    p = Path(folder).absolute()
+    while not p.exists() and p != p.parent: p = p.parent
+    try: return shutil.disk_usage(p).free
+    except OSError: return None
+
+class WriteError(OSError):
+    "A folder that cannot take a file: one line naming the folder, what, the space needed and free, and what to do."
+    def __init__(self, folder, code: int, needed: int | None = None, what: str | None = None):
+        super().__init__(code, DISK_ERRNOS.get(code, os.strerror(code)))
+        self.folder, self.needed, self.what = Path(folder), needed, what
+        self.free = free_space(folder)
+    def __str__(self):
+        what = f"{self.what} " if self.what else ''
+        if self.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            need = f"needs {human_size(self.needed)}" if self.needed is not None else "size unknown"
+            return (f"cannot write {what}to {self.folder}: {self.strerror} ({need}, {human_size(self.free)} free); "
+                    f"free some space or write to another folder (earlier files there are intact)")
+        return f"cannot write {what}to {self.folder}: {self.strerror}; make it writable or write to another folder"
+
+def _errno_of(e: BaseException) -> int | None:
+    if isinstance(e, OSError): return e.errno
+    m = re.search(r'(?:os error|Os \{ code:)\s*(\d+)', str(e))
+    return int(m.group(1)) if m else None
+
+def as_write_error(e: BaseException, folder, needed: int | None = None, what: str | None = None) -> BaseException:
+    "`e` as a `WriteError` when it means the folder cannot take the file (`DISK_ERRNOS`); any other error unchanged."
+    if isinstance(e, WriteError): return e
+    code = _errno_of(e)
+    return WriteError(folder, code, needed, what) if code in DISK_ERRNOS else e
+
+def check_space(folder, needed: int, what: str | None = None):
+    "Raise a `WriteError` (ENOSPC) before writing `needed` bytes into `folder` if its file system has less free."
+    free = free_space(folder)
+    if free is not None and free < needed: raise WriteError(folder, errno.ENOSPC, needed, what)
 
 # %% ../nbs/00_fileio.ipynb #48e3fef8
-def atomic_write(path, write: Callable[[Path], None]) -> Path:
-    "Call `write(tmp)` on a temp path in `path`'s folder (same suffix), then `os.replace` it onto `path`; returns `path`."
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # read the process umask (set it back at once)
+
+def atomic_write(path, write: Callable[[Path], None], size: int | None = None) -> Path:
+    "Call `write(tmp)` on a temp path in `path`'s folder (same suffix), then `os.replace` it onto `path`; returns `path`. `size`: bytes it will take, for the error message."
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.tmp{path.suffix}')
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix=f'.tmp{path.suffix}')
+    except OSError as e: raise as_write_error(e, path.parent, size, path.name)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)       # mkstemp makes it 0600; give it the mode a plain open() would
         write(Path(tmp))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
-        raise
+        w = as_write_error(e, path.parent, size, path.name)
+        if w is e: raise
+        raise w from e
     return path
 
 # %% ../nbs/00_fileio.ipynb #f7b8d50a
+def write_bytes(path, data: bytes, fsync: bool = False) -> Path:
+    "Write `data` to `path` atomically; `fsync`: flush it to the disk before the rename (checkpoints)."
+    def put(t):
+        with open(t, 'wb') as f:
+            f.write(data)
+            if fsync: f.flush(); os.fsync(f.fileno())
+    return atomic_write(path, put, size=len(data))
+
 def write_text(path, text: str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
-    return atomic_write(path, lambda t: t.write_text(text, encoding='utf-8'))
+    return write_bytes(path, text.encode('utf-8'))
 
 def write_json(path, obj, indent: int = 1) -> Path:
     "Write `obj` as JSON to `path` atomically; nothing is written if `obj` is not JSON-serialisable."
@@ -43,4 +109,115 @@ def write_png(path, image: np.ndarray) -> Path:
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
         raise ValueError(f"{path}: expected a uint8 [H, W, 3] RGB array, got {image.dtype} of shape {list(image.shape)}")
-    return atomic_write(path, lambda t: Image.fromarray(image).save(t, format='PNG'))
+    buf = io.BytesIO(); Image.fromarray(image).save(buf, format='PNG')
+    return write_bytes(path, buf.getvalue())
+
+# %% ../nbs/00_fileio.ipynb #3b40d29a
+MANIFEST = 'manifest.json'
+
+def file_digest(path, chunk: int = 1 << 20) -> tuple[int, str]:
+    "(size in bytes, SHA-256 hex) of the file at `path`."
+    h, n = hashlib.sha256(), 0
+    with open(path, 'rb') as f:
+        while b := f.read(chunk): h.update(b); n += len(b)
+    return n, h.hexdigest()
+
+def fsync_dir(path):
+    "Flush a folder's entries (new names, renames) to the disk; a no-op where folders cannot be opened."
+    try: fd = os.open(path, os.O_RDONLY)
+    except OSError: return
+    try: os.fsync(fd)
+    except OSError: pass
+    finally: os.close(fd)
+
+def write_manifest(folder, **meta) -> dict:
+    "Write `folder/manifest.json`: `meta` plus every file's size and SHA-256 (files under sub-folders too)."
+    folder = Path(folder)
+    files = {p.relative_to(folder).as_posix(): dict(zip(('bytes', 'sha256'), file_digest(p)))
+             for p in sorted(folder.rglob('*')) if p.is_file() and p.name != MANIFEST}
+    man = {**meta, 'files': files}
+    write_bytes(folder / MANIFEST, json.dumps(man, indent=1).encode(), fsync=True)
+    return man
+
+def verify_dir(folder) -> str | None:
+    "None if every file that `folder/manifest.json` lists has its size and SHA-256; else what is wrong, naming the file."
+    folder = Path(folder)
+    try: man = json.loads((folder / MANIFEST).read_text())
+    except FileNotFoundError: return f"{folder / MANIFEST} is missing"
+    except (OSError, ValueError) as e: return f"{folder / MANIFEST} is unreadable ({type(e).__name__})"
+    if not isinstance(man, dict) or not isinstance(man.get('files'), dict):
+        return f"{folder / MANIFEST} has no 'files' table"
+    for name, want in man['files'].items():
+        p = folder / name
+        if not p.is_file(): return f"{p} is missing"
+        size = p.stat().st_size
+        if size != want.get('bytes'):
+            return f"{p} has {size} bytes, the manifest says {want.get('bytes')} ({'truncated' if size < want.get('bytes', 0) else 'grown'})"
+        if file_digest(p)[1] != want.get('sha256'): return f"{p} does not match its SHA-256 in the manifest (damaged)"
+    return None
+
+def publish_dir(tmp, final, **meta) -> Path:
+    "Add a manifest to the finished folder `tmp`, flush it to disk and rename it to `final` in one step (replacing an old `final`)."
+    tmp, final = Path(tmp), Path(final)
+    try:
+        write_manifest(tmp, **meta)
+        for p in tmp.rglob('*'):
+            if p.is_file():
+                with open(p, 'rb') as f: os.fsync(f.fileno())
+        fsync_dir(tmp)
+        trash = None
+        if final.exists():
+            trash = final.with_name(f'.trash-{final.name}-{os.getpid()}')
+            os.replace(final, trash)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+    except OSError as e:
+        w = as_write_error(e, final.parent, None, final.name)
+        if w is e: raise
+        raise w from e
+    if trash is not None: shutil.rmtree(trash, ignore_errors=True)
+    return final
+
+_TEMP = re.compile(r'^(\.tmp-.+|\.trash-.+|\..+\.tmp.*)$')
+
+def clean_temporaries(folder) -> list[str]:
+    "Remove the temporaries a killed writer left directly in `folder` (see `atomic_write`, `publish_dir`); returns their names."
+    folder, gone = Path(folder), []
+    if not folder.is_dir(): return gone
+    for p in sorted(folder.iterdir()):
+        if _TEMP.match(p.name):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+            gone.append(p.name)
+    return gone
+
+# %% ../nbs/00_fileio.ipynb #bf8227fa
+class FolderInUse(RuntimeError):
+    "Another live process holds the folder's lock."
+
+class FolderLock:
+    "Exclusive lock on `folder` for this process (`flock` on `folder/.lock`); released on exit, by the OS if the process dies."
+    def __init__(self, folder, what: str = 'a pgflow job'): self.folder, self.what, self.fd = Path(folder), what, None
+    def __enter__(self):
+        try: import fcntl
+        except ImportError: return self
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / '.lock', os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e: raise as_write_error(e, self.folder, None, '.lock')
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try: who = json.loads(os.read(fd, 65536) or b'{}')
+            except ValueError: who = {}
+            os.close(fd)
+            raise FolderInUse(f"{self.folder} is in use by {who.get('what', 'another process')} (pid {who.get('pid', '?')} on "
+                              f"{who.get('host', '?')}, since {who.get('started', '?')}: {who.get('command', '?')}); "
+                              f"wait for it to finish, stop it, or choose another folder") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(dict(what=self.what, pid=os.getpid(), host=socket.gethostname(),
+                                     started=time.strftime('%Y-%m-%d %H:%M:%S'), command=' '.join(sys.argv))).encode())
+        self.fd = fd
+        return self
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            import fcntl
+            fcntl.flock(self.fd, fcntl.LOCK_UN); os.close(self.fd); self.fd = None

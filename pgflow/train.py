@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #999ca048
 from __future__ import annotations
-import importlib.util, inspect, json, math, os, re, shutil, signal, sys, threading, time, typing
+import contextlib, importlib.util, inspect, json, math, os, pickle, random, re, shutil, signal, sys, threading, time, typing
 from dataclasses import dataclass, field, asdict, fields, MISSING
 from pathlib import Path
 
@@ -15,23 +15,28 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
-from .fileio import write_json, write_png
+from .fileio import write_json, write_png, write_bytes, check_space, publish_dir, verify_dir, clean_temporaries
+from .fileio import as_write_error, human_size, WriteError, FolderLock, FolderInUse, MANIFEST
 from .model import PGFlow, PGFlowConfig
 from .losses import LossConfig, PGFlowObjective, l1_error, psnr, ssim
 from .warp import landmark_warp
 
 # %% auto #0
-__all__ = ['TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs', 'mean_training_image',
-           'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid', 'TrainState', 'checkpoints',
-           'latest_checkpoint', 'save_checkpoint', 'StopFlag', 'init_actnorm', 'replica_checksums', 'train',
-           'train_parser', 'load_config_file', 'parse_args', 'main']
+__all__ = ['CHECKPOINT_FORMAT', 'TRACKERS', 'TrainConfig', 'lr_at', 'StepSampler', 'make_datasets', 'validation_pairs',
+           'mean_training_image', 'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid',
+           'TrainState', 'checkpoints', 'latest_checkpoint', 'StopFlag', 'CheckpointError', 'encode_state',
+           'decode_state', 'state_files', 'read_state', 'rng_state', 'set_rng_state', 'save_checkpoint',
+           'read_checkpoint', 'pick_checkpoint', 'load_checkpoint', 'tracker_for', 'init_actnorm', 'replica_checksums',
+           'Run', 'setup_run', 'train_step', 'log_step', 'validate', 'validate_and_checkpoint', 'report',
+           'save_model_dir', 'plot_curves', 'train', 'preset_defaults', 'train_parser', 'load_config_file',
+           'parse_args', 'main']
 
 # %% ../nbs/07_train.ipynb #ff845af0
 @dataclass
 class TrainConfig:
     "Everything a training run needs; the defaults are the tiny CPU preset that `pgflow-train` runs with no arguments."
     # model
-    preset: str = "tiny"             # model preset: tiny | v3_64 | v3_256 (a PGFlowConfig class method)
+    preset: str = "tiny"             # the preset whose defaults the other flags change (TrainConfig and PGFlowConfig class methods)
     image_size: int = 32             # image side in pixels (the model's input size)
     flow_steps: int = 0              # flow steps per level for the tiny preset (0: the preset's own)
     model: dict = field(default_factory=dict)  # PGFlowConfig field overrides (JSON on the command line)
@@ -75,12 +80,16 @@ class TrainConfig:
     keep_checkpoints: int = 2        # keep the last K checkpoints
     sample_every: int = 100          # write a sample grid and validation metrics every N steps (and at the end)
     log_every: int = 25              # log the losses every N steps
+    log_with: str = "auto"           # experiment tracker: auto (tensorboard if installed, else none) | tensorboard | wandb | trackio | none
     val_pairs: int = 64              # held-out (source, target) pairs for validation
     seed: int = 0                    # seed of weights, data order and noise
     cpu: bool = False                # run on CPU even when an accelerator is present
-    resume: bool = False             # continue from the latest checkpoint in `out`
+    resume: bool = False             # continue from the newest checkpoint in `out` that verifies (a damaged one is skipped)
+    trust_checkpoint: bool = False   # resume: allow full unpickling of old accelerate-format checkpoints (runs code: only folders you trust)
 
     PRESETS: typing.ClassVar[tuple] = ("tiny", "small", "v3_64", "v3_256")
+    CHOICES: typing.ClassVar[dict] = {"preset": PRESETS, "mixed_precision": ("no", "fp16", "bf16"),
+                                      "log_with": ("auto", "tensorboard", "wandb", "trackio", "none")}
 
     @classmethod
     def tiny(cls, **kw) -> "TrainConfig":
@@ -310,23 +319,6 @@ def latest_checkpoint(out) -> Path | None:
     found = checkpoints(out)
     return found[-1] if found else None
 
-def save_checkpoint(acc: Accelerator, out, step: int, keep: int) -> Path:
-    "Atomic `save_state` to `out/checkpoints/step-NNNNNNNN`, keeping the last `keep`."
-    d = Path(out) / "checkpoints"
-    final, tmp = d / f"step-{step:08d}", d / f".tmp-step-{step:08d}"
-    if acc.is_main_process:
-        if tmp.exists(): shutil.rmtree(tmp)
-        tmp.mkdir(parents=True)
-    acc.wait_for_everyone()
-    acc.save_state(str(tmp))
-    acc.wait_for_everyone()
-    if acc.is_main_process:
-        if final.exists(): shutil.rmtree(final)
-        os.replace(tmp, final)
-        for old in checkpoints(out)[:-max(1, keep)]: shutil.rmtree(old, ignore_errors=True)
-    acc.wait_for_everyone()
-    return final
-
 class StopFlag:
     "Turns SIGTERM / SIGINT into a flag the loop checks (a second SIGINT raises KeyboardInterrupt)."
     def __init__(self): self.signum, self._old = None, {}
@@ -340,10 +332,194 @@ class StopFlag:
     def __exit__(self, *exc):
         for s, h in self._old.items(): signal.signal(s, h)
 
+# %% ../nbs/07_train.ipynb #99fbba93
+CHECKPOINT_FORMAT = "pgflow-checkpoint-1"
+
+class CheckpointError(ValueError):
+    "A checkpoint that cannot be used: damaged (`damaged=True`), or holding pickles nobody vouched for."
+    def __init__(self, msg: str, damaged: bool = True): super().__init__(msg); self.damaged = damaged
+
+def encode_state(obj, tensors: dict, key: str = "s"):
+    "JSON-able copy of `obj` with each tensor moved into `tensors` (under a path-like key) and replaced by a pointer."
+    if isinstance(obj, torch.Tensor):
+        tensors[key] = obj.detach().cpu().contiguous().clone(); return {"__tensor__": key}
+    if isinstance(obj, np.ndarray): return {"__ndarray__": obj.tolist(), "dtype": str(obj.dtype)}
+    if isinstance(obj, np.generic): return obj.item()
+    if isinstance(obj, tuple): return {"__tuple__": [encode_state(v, tensors, f"{key}.{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list): return [encode_state(v, tensors, f"{key}.{i}") for i, v in enumerate(obj)]
+    if isinstance(obj, dict):
+        items = [[k, encode_state(v, tensors, f"{key}.{k}")] for k, v in obj.items()]
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj): return dict(items)
+        if not all(isinstance(k, (str, int, float, bool)) or k is None for k in obj):
+            raise TypeError(f"checkpoint: cannot store a dict key of type {type(next(iter(obj))).__name__} at {key}")
+        return {"__items__": items}
+    if obj is None or isinstance(obj, (bool, int, float, str)): return obj
+    raise TypeError(f"checkpoint: cannot store a {type(obj).__name__} at {key} (only tensors, arrays and JSON values)")
+
+def decode_state(obj, tensors: dict):
+    "Inverse of `encode_state`."
+    if isinstance(obj, list): return [decode_state(v, tensors) for v in obj]
+    if not isinstance(obj, dict): return obj
+    if "__tensor__" in obj: return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj: return np.array(obj["__ndarray__"], dtype=obj["dtype"])
+    if "__tuple__" in obj: return tuple(decode_state(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj: return {k: decode_state(v, tensors) for k, v in obj["__items__"]}
+    return {k: decode_state(v, tensors) for k, v in obj.items()}
+
+def state_files(name: str, obj) -> dict[str, bytes]:
+    "`{name}.json` (and `{name}.safetensors` if `obj` holds tensors) as bytes."
+    from safetensors.torch import save
+    tensors = {}
+    files = {f"{name}.json": json.dumps(encode_state(obj, tensors)).encode()}
+    if tensors: files[f"{name}.safetensors"] = save(tensors)
+    return files
+
+def read_state(folder, name: str):
+    "What `state_files(name, obj)` wrote into `folder`, as `obj`."
+    from safetensors.torch import load_file
+    folder = Path(folder)
+    st = folder / f"{name}.safetensors"
+    tensors = load_file(str(st)) if st.exists() else {}
+    return decode_state(json.loads((folder / f"{name}.json").read_text()), tensors)
+
+def rng_state() -> dict:
+    "This process's Python, NumPy, torch and (if present) CUDA random states."
+    s = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available(): s["cuda"] = torch.cuda.get_rng_state_all()
+    return s
+
+def set_rng_state(s: dict):
+    "Restore what `rng_state` returned."
+    random.setstate(s["python"]); np.random.set_state(s["numpy"]); torch.set_rng_state(s["torch"])
+    if "cuda" in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
+
+# %% ../nbs/07_train.ipynb #380d01dc
+def save_checkpoint(acc: Accelerator, out, step: int, keep: int, objective, opt, state: "TrainState") -> Path:
+    "Write and publish `out/checkpoints/step-NNNNNNNN` (no pickle; manifest with sizes and SHA-256), keeping the last `keep`."
+    d = Path(out) / "checkpoints"
+    final, tmp = d / f"step-{step:08d}", d / f".tmp-step-{step:08d}"
+    what = f"checkpoint {final.name}"
+    if acc.is_main_process:
+        try:
+            if tmp.exists(): shutil.rmtree(tmp)
+            tmp.mkdir(parents=True)
+        except OSError as e: raise as_write_error(e, d, None, what)
+    acc.wait_for_everyone()
+    files = state_files(f"rng_{acc.process_index}", rng_state())
+    if acc.is_main_process:
+        files.update(state_files("model", acc.unwrap_model(objective).state_dict()))
+        files.update(state_files("optimizer", opt.state_dict()))
+        files.update(state_files("train_state", state.state_dict()))
+        if acc.scaler is not None: files.update(state_files("scaler", acc.scaler.state_dict()))
+    needed = sum(len(b) for b in files.values())
+    try:
+        check_space(tmp, needed, what)
+        for name, data in files.items(): write_bytes(tmp / name, data)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        w = as_write_error(e, d, needed, what)
+        if isinstance(w, WriteError): raise WriteError(d, w.errno, needed, what) from e
+        raise
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        try: publish_dir(tmp, final, format=CHECKPOINT_FORMAT, step=step, processes=acc.num_processes)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True); raise
+        for old in checkpoints(out)[:-max(1, keep)]:         # rename first: a kill mid-delete leaves no half checkpoint
+            trash = old.with_name(f".trash-{old.name}")
+            os.replace(old, trash); shutil.rmtree(trash, ignore_errors=True)
+    acc.wait_for_everyone()
+    return final
+
+def _legacy_load(path: Path, trust: bool):
+    "torch.load with weights_only=True (NumPy RNG arrays allowed); full unpickling only if `trust`."
+    np_core = getattr(np, "_core", None) or np.core
+    safe = [np_core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+    try:
+        with torch.serialization.safe_globals(safe): return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trust:
+            why = str(e).strip().splitlines()[-1][:160] if str(e).strip() else "unsafe pickle"
+            raise CheckpointError(f"{path} holds pickled Python objects that safe loading refuses ({why}); pass "
+                                  f"--trust-checkpoint only if you trust whoever wrote this run folder", damaged=False) from None
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+def read_checkpoint(ck, rank: int = 0, trust: bool = False) -> dict:
+    "Verify and read checkpoint folder `ck`: {'model', 'optimizer', 'train_state', 'rng', 'scaler'}; `CheckpointError` naming the bad file."
+    ck = Path(ck)
+    try:
+        if (ck / MANIFEST).exists():
+            problem = verify_dir(ck)
+            if problem: raise CheckpointError(problem)
+            fmt = json.loads((ck / MANIFEST).read_text()).get("format")
+            if fmt != CHECKPOINT_FORMAT: raise CheckpointError(f"{ck / MANIFEST}: unknown format {fmt!r}")
+            has = lambda n: (ck / f"{n}.json").exists()
+            return {"model": read_state(ck, "model"), "optimizer": read_state(ck, "optimizer"),
+                    "train_state": read_state(ck, "train_state"),
+                    "rng": read_state(ck, f"rng_{rank}") if has(f"rng_{rank}") else None,
+                    "scaler": read_state(ck, "scaler") if has("scaler") else None}
+        if not (ck / "optimizer.bin").exists():
+            raise CheckpointError(f"{ck / MANIFEST} is missing (a checkpoint folder that was never finished)")
+        from safetensors.torch import load_file
+        rs = ck / f"random_states_{rank}.pkl"
+        r = _legacy_load(rs, trust) if rs.exists() else None
+        rng = None if r is None else {"python": r["random_state"], "numpy": r["numpy_random_seed"], "torch": r["torch_manual_seed"],
+                                      **({"cuda": r["torch_cuda_manual_seed"]} if "torch_cuda_manual_seed" in r else {})}
+        return {"model": load_file(str(ck / "model.safetensors")), "optimizer": _legacy_load(ck / "optimizer.bin", trust),
+                "train_state": _legacy_load(ck / "custom_checkpoint_0.pkl", trust), "rng": rng,
+                "scaler": _legacy_load(ck / "scaler.pt", trust) if (ck / "scaler.pt").exists() else None}
+    except CheckpointError: raise
+    except Exception as e:                   # a file that does not parse (safetensors header, JSON, zip): name it
+        raise CheckpointError(f"{ck}: unreadable ({type(e).__name__}: {str(e).strip().splitlines()[0][:160] if str(e).strip() else ''})") from None
+
+def pick_checkpoint(out, rank: int = 0, trust: bool = False, warn=print, set_aside: bool = True) -> tuple[Path, dict] | None:
+    "The newest checkpoint in `out` that verifies and reads, and its parts; each one skipped is `warn`ed in one line. None if there are none."
+    found, problems, damaged = checkpoints(out), [], []
+    for ck in reversed(found):
+        try: parts = read_checkpoint(ck, rank, trust)
+        except CheckpointError as e:
+            problems.append(f"{ck.name}: {e}")
+            if e.damaged: damaged.append((ck, e))
+            else: warn(f"pgflow-train: warning: skipping checkpoint {ck.name}: {e}")
+            continue
+        for bad, e in damaged:                   # resuming: set them aside, so checkpoints/ holds only complete ones
+            moved = ""
+            if set_aside:
+                dest = Path(out) / "damaged" / bad.name
+                try:
+                    dest.parent.mkdir(exist_ok=True); shutil.rmtree(dest, ignore_errors=True); os.replace(bad, dest)
+                    moved = f"; moved to {dest}"
+                except OSError: pass
+            warn(f"pgflow-train: warning: skipping checkpoint {bad.name}: {e}{moved}")
+        return ck, parts
+    if found:
+        raise CheckpointError(f"no checkpoint in {Path(out) / 'checkpoints'} verifies ({'; '.join(problems)}); "
+                              f"start a new run with another --out, or restore a good checkpoint")
+    return None
+
+def load_checkpoint(acc: Accelerator, parts: dict, objective, opt, state: "TrainState"):
+    "Put what `read_checkpoint` returned into the objective, optimiser, training state, scaler and this process's RNGs."
+    acc.unwrap_model(objective).load_state_dict(parts["model"], strict=True)
+    opt.load_state_dict(parts["optimizer"])
+    state.load_state_dict(parts["train_state"])
+    if parts["scaler"] is not None and acc.scaler is not None: acc.scaler.load_state_dict(parts["scaler"])
+    if parts["rng"] is not None: set_rng_state(parts["rng"])
+
 # %% ../nbs/07_train.ipynb #884427c8
-def _tracker() -> str | None:
-    "TensorBoard when it is installed, else no tracker."
-    return "tensorboard" if (importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX")) else None
+TRACKERS = {"tensorboard": ("tensorboard", "tensorboard"), "wandb": ("wandb", "wandb"), "trackio": ("trackio", "trackio")}
+
+def tracker_for(log_with: str) -> str | None:
+    "accelerate's `log_with` for `--log-with`: 'auto' is tensorboard if installed, else none; a tracker not installed is an error naming its pip package."
+    if log_with == "none": return None
+    if log_with == "auto":
+        return "tensorboard" if (importlib.util.find_spec("tensorboard") or importlib.util.find_spec("tensorboardX")) else None
+    if log_with not in TRACKERS:
+        raise ValueError(f"--log-with: expected one of {TrainConfig.CHOICES['log_with']}, got {log_with!r}")
+    module, package = TRACKERS[log_with]
+    if importlib.util.find_spec(module) is None and not (log_with == "tensorboard" and importlib.util.find_spec("tensorboardX")):
+        raise ValueError(f"--log-with {log_with}: the {package} package is not installed (pip install {package}), "
+                         f"or pass --log-with none")
+    return log_with
 
 def _say(acc: Accelerator, *args):
     if acc.is_main_process: print(*args, flush=True)
@@ -366,152 +542,247 @@ def replica_checksums(acc: Accelerator, module: torch.nn.Module) -> list[list[fl
     mine = torch.stack([sum(p.sum() for p in ps), sum(p.pow(2).sum() for p in ps)]).to(acc.device)
     return acc.gather(mine[None]).cpu().tolist()
 
-# %% ../nbs/07_train.ipynb #d81fff12
-def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
-    "Train a PGFlow as `cfg` says; returns the final metrics (also in `cfg.out/metrics.json`)."
-    t_start, out = time.time(), Path(cfg.out)
+# %% ../nbs/07_train.ipynb #6ec8145d
+class Run:
+    "Everything a training run carries from step to step (made by `setup_run`)."
+    def __init__(self, **kw): self.__dict__.update(kw)
+
+def _guard_folder(cfg: TrainConfig, acc: Accelerator, out: Path):
     if not cfg.resume and latest_checkpoint(out) is not None:
         raise FileExistsError(f"TrainConfig.out: {out} already holds a run (checkpoint {latest_checkpoint(out).name}); "
                               f"pass --resume to continue it, or choose another --out (or delete the folder) to start fresh")
-    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
-                      log_with=_tracker(), project_dir=str(out))
+    if acc.is_main_process:                              # what a killed run left half-written (we hold the lock)
+        gone = [n for d in (out / "checkpoints", out, out / "samples") for n in clean_temporaries(d)]
+        if gone: print(f"pgflow-train: removed {len(gone)} temporaries an interrupted run left: {', '.join(gone)}", flush=True)
+
+def _pick_on_every_process(cfg: TrainConfig, acc: Accelerator, out: Path):
+    "The main process picks the checkpoint (and sets damaged ones aside); the others read the one it picked."
+    mine = pick_checkpoint(out, 0, cfg.trust_checkpoint, warn=print) if acc.is_main_process else None
+    if acc.num_processes == 1: return mine
+    from accelerate.utils import broadcast_object_list
+    name = broadcast_object_list([mine[0].name if mine else None], from_process=0)[0]
+    if acc.is_main_process or name is None: return mine
+    ck = out / "checkpoints" / name
+    return ck, read_checkpoint(ck, acc.process_index, cfg.trust_checkpoint)
+
+def setup_run(cfg: TrainConfig, acc: Accelerator, train_set=None) -> Run:
+    "Model, objective, optimiser, resumed state, validation pairs and batches of a run, ready for its first step."
+    out = Path(cfg.out)
+    _guard_folder(cfg, acc, out)
     set_seed(cfg.seed)                                   # the same initial weights on every process
     model = PGFlow(cfg.model_config()).to(acc.device)
     objective = PGFlowObjective(model, cfg.loss_config())
     default_train, val_set = make_datasets(cfg)
     train_set = default_train if train_set is None else train_set
-    resume_from = latest_checkpoint(out) if cfg.resume else None
-    if resume_from is None: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
+    picked = _pick_on_every_process(cfg, acc, out) if cfg.resume else None
+    if not picked: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
     set_seed(cfg.seed, device_specific=True)            # training noise differs between processes
     params = [p for p in objective.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)
     objective, opt = acc.prepare(objective, opt)
     state = TrainState()
-    acc.register_for_checkpointing(state)
-    if resume_from is not None: acc.load_state(str(resume_from))
-    if acc.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", asdict(cfg))
+    if picked: load_checkpoint(acc, picked[1], objective, opt, state)
+    if acc.is_main_process: write_json(out / "config.json", asdict(cfg))
     acc.init_trackers("pgflow", config={k: v for k, v in asdict(cfg).items() if isinstance(v, (int, float, str, bool))})
     _say(acc, f"pgflow-train: preset {cfg.preset} {cfg.image_size}x{cfg.image_size} ({model.num_params() / 1e6:.2f}M params), "
               f"data {cfg.data}, {cfg.steps} steps x {cfg.batch_size} quadruplets x {cfg.grad_accum} accum, "
               f"processes: {acc.num_processes}, device: {acc.device}, precision: {cfg.mixed_precision}, out: {out}"
-              + (f", resuming at step {state.step} from {resume_from}" if resume_from else "")
-              + (" (--resume: no checkpoint yet, starting fresh)" if cfg.resume and not resume_from else ""))
-
-    pairs = validation_pairs(val_set, cfg.val_pairs)
-    mean_img = mean_training_image(train_set)
-    warp_cache = {}                                      # the pairs' landmark warps, computed at the first validation
+              + (f", resuming at step {state.step} from {picked[0]}" if picked else "")
+              + (" (--resume: no checkpoint yet, starting fresh)" if cfg.resume and not picked else ""))
     sampler = StepSampler(len(train_set), cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes,
                           start=state.step * cfg.grad_accum)
     # its own generator: creating the iterator must not draw from the global RNG (resume exactness)
     batches = iter(DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.num_workers,
                               generator=torch.Generator().manual_seed(cfg.seed)))
-    bare = acc.unwrap_model(objective).model
+    return Run(cfg=cfg, acc=acc, out=out, objective=objective, bare=acc.unwrap_model(objective).model, opt=opt,
+               params=params, state=state, batches=batches, keys=None, last_res=None, warp_cache={},
+               pairs=validation_pairs(val_set, cfg.val_pairs), mean_img=mean_training_image(train_set),
+               t_start=time.time(), t_run=time.time())
 
-    def validate():
-        res = evaluate_cross_pose(bare, pairs, mean_img, cfg.n_bits, accelerator=acc, seed=cfg.seed, warp_cache=warp_cache)
-        recent = state.losses[-cfg.sample_every:]
-        point = {"step": state.step, **{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")},
-                 "train_loss": float(np.mean(recent)) if recent else None}
-        state.curve.append(point)
-        acc.log({f"val/{k}": v for k, v in point.items() if k != "step" and v is not None}, step=state.step)
-        if acc.is_main_process:
-            write_png(out / "samples" / f"step-{state.step:08d}.png", sample_grid(bare, pairs))
-            write_json(out / "metrics.json", {**{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")},
-                                              "baselines": res["baselines"], "step": state.step, "final": False,
-                                              "curve": state.curve})       # the run so far; replaced at the end
-        return res
+# %% ../nbs/07_train.ipynb #64cd44bb
+def train_step(run: Run, stop: StopFlag) -> tuple[dict, float, bool]:
+    "One optimiser step of `run`: (mean losses over processes, gradient norm, did any process get a signal)."
+    cfg, acc, state, opt = run.cfg, run.acc, run.state, run.opt
+    for g in opt.param_groups: g["lr"] = lr_at(cfg, state.step)
+    sums, finite, gnorm = None, True, torch.tensor(0.0)
+    for _ in range(cfg.grad_accum):
+        images, landmarks = (t.to(acc.device) for t in next(run.batches)[:2])
+        with acc.accumulate(run.objective):
+            with acc.autocast():
+                losses = run.objective(images, landmarks)
+            run.keys = run.keys or list(losses)
+            finite = finite and bool(torch.isfinite(losses["loss"]))
+            acc.backward(losses["loss"])
+            vals = torch.stack([losses[k].detach().float() for k in run.keys]) / cfg.grad_accum
+            sums = vals if sums is None else sums + vals
+            if acc.sync_gradients:
+                gnorm = acc.clip_grad_norm_(run.params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+    bad = (not finite) or not bool(torch.isfinite(torch.as_tensor(gnorm)))
+    total = torch.cat([sums.to(acc.device), torch.tensor([float(bad), float(stop.signum is not None)], device=acc.device)])
+    if acc.num_processes > 1: total = acc.reduce(total, "sum")
+    bad, stop_now = bool(total[-2] > 0), bool(total[-1] > 0)
+    if bad:
+        # fp16: the scaler unscaled this step's gradients; update it (lowers the scale) or the next unscale_ raises
+        if acc.scaler is not None: acc.scaler.update()
+        state.nonfinite += 1; state.nonfinite_run += 1
+    else:
+        opt.step(); state.nonfinite_run = 0
+    opt.zero_grad(set_to_none=True)
+    state.step += 1
+    logs = dict(zip(run.keys, (total[:-2] / acc.num_processes).tolist()))
+    state.losses.append(logs["loss"])
+    if state.nonfinite_run >= cfg.max_nonfinite:
+        raise RuntimeError(
+            f"pgflow-train: {state.nonfinite_run} consecutive steps with a non-finite loss or gradient "
+            f"(up to step {state.step}), stopping. Last good checkpoint: {latest_checkpoint(run.out) or 'none written yet'} "
+            f"(resume with --resume; try a lower --lr, --grad-clip, or --mixed-precision no)")
+    return logs, float(gnorm), stop_now
 
-    keys, pbar, last_res, interrupted = None, None, None, None
-    t_run = time.time()
-    with StopFlag() as stop:
-        pbar = tqdm(total=cfg.steps, initial=state.step, disable=not acc.is_main_process, desc="pgflow-train",
-                    dynamic_ncols=True, mininterval=2.0)
-        try:
-            while state.step < cfg.steps:
-                for g in opt.param_groups: g["lr"] = lr_at(cfg, state.step)
-                sums, finite, gnorm = None, True, torch.tensor(0.0)
-                for _ in range(cfg.grad_accum):
-                    images, landmarks = (t.to(acc.device) for t in next(batches)[:2])
-                    with acc.accumulate(objective):
-                        with acc.autocast():
-                            losses = objective(images, landmarks)
-                        keys = keys or list(losses)
-                        finite = finite and bool(torch.isfinite(losses["loss"]))
-                        acc.backward(losses["loss"])
-                        vals = torch.stack([losses[k].detach().float() for k in keys]) / cfg.grad_accum
-                        sums = vals if sums is None else sums + vals
-                        if acc.sync_gradients:
-                            gnorm = acc.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
-                bad = (not finite) or not bool(torch.isfinite(torch.as_tensor(gnorm)))
-                flags = torch.tensor([float(bad), float(stop.signum is not None)], device=acc.device)
-                total = acc.reduce(torch.cat([sums.to(acc.device), flags]), "sum") if acc.num_processes > 1 \
-                    else torch.cat([sums.to(acc.device), flags])
-                mean = (total[:-2] / acc.num_processes).tolist()
-                bad, stop_now = bool(total[-2] > 0), bool(total[-1] > 0)
-                if bad:
-                    # fp16: the scaler unscaled this step's gradients; update it (lowers the scale) or the next unscale_ raises
-                    if acc.scaler is not None: acc.scaler.update()
-                    opt.zero_grad(set_to_none=True)
-                    state.nonfinite += 1; state.nonfinite_run += 1
-                else:
-                    opt.step(); opt.zero_grad(set_to_none=True)
-                    state.nonfinite_run = 0
-                state.step += 1
-                logs = dict(zip(keys, mean))
-                state.losses.append(logs["loss"])
-                if state.nonfinite_run >= cfg.max_nonfinite:
-                    last = latest_checkpoint(out)
-                    raise RuntimeError(
-                        f"pgflow-train: {state.nonfinite_run} consecutive steps with a non-finite loss or gradient "
-                        f"(up to step {state.step}), stopping. Last good checkpoint: {last or 'none written yet'} "
-                        f"(resume with --resume; try a lower --lr, --grad-clip, or --mixed-precision no)")
-                if acc.is_main_process:
-                    pbar.update(1)
-                    if state.step % cfg.log_every == 0 or state.step == 1:
-                        pbar.set_postfix(loss=f"{logs['loss']:.3f}", nll=f"{logs['nll']:.2f}", skipped=state.nonfinite)
-                if state.step % cfg.log_every == 0:
-                    acc.log({**{f"train/{k}": v for k, v in logs.items()}, "train/lr": lr_at(cfg, state.step - 1),
-                             "train/grad_norm": float(gnorm), "train/nonfinite_steps": state.nonfinite}, step=state.step)
-                if on_step is not None: on_step(state.step, logs)
-                stop_now = stop_now or _stop_requested(acc, stop)
-                if state.step % cfg.sample_every == 0 and state.step < cfg.steps: last_res = validate()
-                if stop_now or (state.step % cfg.checkpoint_every == 0 and state.step < cfg.steps):
-                    state.seconds += time.time() - t_run; t_run = time.time()
-                    ck = save_checkpoint(acc, out, state.step, cfg.keep_checkpoints)
-                    if stop_now:
-                        interrupted = signal.Signals(stop.signum).name if stop.signum else "signal on another process"
-                        _say(acc, f"\npgflow-train: {interrupted} at step {state.step}: saved {ck}; continue with --resume")
-                        break
-        finally:
-            pbar.close()
-    if interrupted:
-        acc.end_training()
-        return {"interrupted": interrupted, "step": state.step, "checkpoint": str(latest_checkpoint(out)),
-                "signum": stop.signum}
+def log_step(run: Run, logs: dict, gnorm: float, pbar):
+    "Progress bar and tracker for the step just taken."
+    cfg, state = run.cfg, run.state
+    if run.acc.is_main_process:
+        pbar.update(1)
+        if state.step % cfg.log_every == 0 or state.step == 1:
+            pbar.set_postfix(loss=f"{logs['loss']:.3f}", nll=f"{logs['nll']:.2f}", skipped=state.nonfinite)
+    if state.step % cfg.log_every == 0:
+        run.acc.log({**{f"train/{k}": v for k, v in logs.items()}, "train/lr": lr_at(cfg, state.step - 1),
+                     "train/grad_norm": gnorm, "train/nonfinite_steps": state.nonfinite}, step=state.step)
 
-    res = validate() if (not state.curve or state.curve[-1]["step"] != state.step) else last_res or validate()
-    state.seconds += time.time() - t_run
-    save_checkpoint(acc, out, state.step, cfg.keep_checkpoints)
-    checks = replica_checksums(acc, acc.unwrap_model(objective))
+# %% ../nbs/07_train.ipynb #7e2d3e52
+def validate(run: Run) -> dict:
+    "Validation of `run` now: scores, a curve point, a sample grid and the run-so-far `metrics.json`."
+    cfg, acc, state, out = run.cfg, run.acc, run.state, run.out
+    res = evaluate_cross_pose(run.bare, run.pairs, run.mean_img, cfg.n_bits, accelerator=acc, seed=cfg.seed,
+                              warp_cache=run.warp_cache)
+    recent = state.losses[-cfg.sample_every:]
+    point = {"step": state.step, **{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")},
+             "train_loss": float(np.mean(recent)) if recent else None}
+    state.curve.append(point)
+    acc.log({f"val/{k}": v for k, v in point.items() if k != "step" and v is not None}, step=state.step)
+    if acc.is_main_process:
+        write_png(out / "samples" / f"step-{state.step:08d}.png", sample_grid(run.bare, run.pairs))
+        write_json(out / "metrics.json", {**{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")},
+                                          "baselines": res["baselines"], "step": state.step, "final": False,
+                                          "curve": state.curve})       # the run so far; replaced at the end
+    run.last_res = res
+    return res
+
+def validate_and_checkpoint(run: Run, stop_now: bool) -> Path | None:
+    "Validate every `sample_every` steps; checkpoint every `checkpoint_every` steps or on a signal (returns it)."
+    cfg, state = run.cfg, run.state
+    if state.step % cfg.sample_every == 0 and state.step < cfg.steps: validate(run)
+    if stop_now or (state.step % cfg.checkpoint_every == 0 and state.step < cfg.steps):
+        state.seconds += time.time() - run.t_run; run.t_run = time.time()
+        return save_checkpoint(run.acc, run.out, state.step, cfg.keep_checkpoints, run.objective, run.opt, state)
+    return None
+
+# %% ../nbs/07_train.ipynb #0dd6829c
+def report(run: Run) -> dict:
+    "Final validation, checkpoint, model, `metrics.json`, `curves.png` and the closing line; returns the metrics."
+    cfg, acc, state, out = run.cfg, run.acc, run.state, run.out
+    res = run.last_res if state.curve and state.curve[-1]["step"] == state.step and run.last_res else validate(run)
+    state.seconds += time.time() - run.t_run
+    save_checkpoint(acc, out, state.step, cfg.keep_checkpoints, run.objective, run.opt, state)
+    checks = replica_checksums(acc, acc.unwrap_model(run.objective))
     metrics = {**{k: res[k] for k in ("psnr", "ssim", "l1", "bits_per_dim")}, "baselines": res["baselines"],
                "step": state.step, "final": True, "val_pairs": res["pairs"], "curve": state.curve,
                "train": {"processes": acc.num_processes, "device": str(acc.device), "seconds": round(state.seconds, 1),
-                         "wall_seconds_this_run": round(time.time() - t_start, 1), "nonfinite_steps": state.nonfinite,
+                         "wall_seconds_this_run": round(time.time() - run.t_start, 1), "nonfinite_steps": state.nonfinite,
                          "replicas_identical": all(c == checks[0] for c in checks), "replica_checksums": checks,
                          "loss_history": state.losses},
                "config": asdict(cfg)}
     if acc.is_main_process:
-        bare.save_pretrained(out / "model")
+        save_model_dir(run.bare, out / "model")
         write_json(out / "metrics.json", metrics)
+        plot_curves(metrics, out / "curves.png")
         print(f"pgflow-train: done in {state.seconds:.0f}s ({state.step} steps, {state.nonfinite} skipped). "
               f"Cross-pose L1 / PSNR / SSIM on {res['pairs']} held-out pairs: {scores_text(res)}. "
               f"Verdict: {baseline_verdict(res)}. Bits/dim {res['bits_per_dim']:.3f}. "
-              f"Model: {out / 'model'}, metrics: {out / 'metrics.json'}", flush=True)
+              f"Model: {out / 'model'}, metrics: {out / 'metrics.json'}, curves: {out / 'curves.png'}", flush=True)
     acc.wait_for_everyone()
     acc.end_training()
     return metrics
+
+def save_model_dir(model: PGFlow, folder) -> Path:
+    "`model.save_pretrained(folder)` as one step: into a hidden folder beside it (after checking the space), then renamed."
+    folder = Path(folder)
+    needed = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    check_space(folder.parent, needed, f"the model ({folder.name}/)")
+    tmp = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(tmp)
+        trash = folder.with_name(f".trash-{folder.name}")
+        if folder.exists(): os.replace(folder, trash)
+        os.replace(tmp, folder)
+        shutil.rmtree(trash, ignore_errors=True)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        w = as_write_error(e, folder.parent, needed, f"the model ({folder.name}/)")
+        if w is e: raise
+        raise WriteError(w.folder, w.errno, needed, w.what) from e
+    return folder
+
+# %% ../nbs/07_train.ipynb #b469e691
+def plot_curves(metrics: dict, path=None, font_size: float = 10):
+    "Figure of the loss and validation curves of `metrics` (as `train` returns); written to `path` as a PNG if given."
+    from matplotlib.figure import Figure
+    loss = np.asarray(metrics["train"]["loss_history"], dtype=float)
+    fin = loss[np.isfinite(loss)]
+    k = max(1, len(loss) // 50)
+    smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+    curve = metrics["curve"]
+    steps = [p["step"] for p in curve]
+    fig = Figure(figsize=(16, 3.6), dpi=80)
+    axes = fig.subplots(1, 4)
+    axes[0].plot(np.arange(len(loss)) + 1, loss, color="0.75", lw=0.6)
+    axes[0].plot(np.arange(len(smooth)) + k, smooth, color="C0")
+    if len(fin) > 1: axes[0].set_ylim(fin.min() - 0.2, np.percentile(fin, 99) + 0.1)
+    axes[0].set_title("training loss (weighted sum)", fontsize=font_size + 1); axes[0].set_ylabel("loss", fontsize=font_size)
+    names = {"psnr": "PSNR dB (higher is better)", "ssim": "SSIM (higher is better)", "l1": "L1 (lower is better)"}
+    for ax, key in zip(axes[1:], names):
+        ax.plot(steps, [p[key] for p in curve], "o-", color="C0", label="pgflow", ms=4)
+        for i, (b, v) in enumerate(metrics["baselines"].items()):
+            ax.axhline(v[key], color=f"C{i + 1}", ls="--", lw=1.2, label=b)
+        ax.set_title(f"held-out cross-pose {names[key]}", fontsize=font_size + 1)
+    axes[1].legend(fontsize=font_size)
+    for ax in axes:
+        ax.set_xlabel("step", fontsize=font_size); ax.tick_params(labelsize=font_size)
+    fig.tight_layout()
+    if path is not None:
+        import io
+        buf = io.BytesIO(); fig.savefig(buf, format="png")
+        write_bytes(path, buf.getvalue())
+    return fig
+
+# %% ../nbs/07_train.ipynb #32dffb7b
+def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
+    "Train a PGFlow as `cfg` says; returns the final metrics (also in `cfg.out/metrics.json`)."
+    acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
+                      log_with=tracker_for(cfg.log_with), project_dir=str(cfg.out))
+    with contextlib.ExitStack() as held:
+        if acc.is_main_process:
+            held.enter_context(FolderLock(cfg.out, "pgflow-train"))   # one run per folder; freed by the OS if this one dies
+        run = setup_run(cfg, acc, train_set)
+        with StopFlag() as stop:
+            pbar = tqdm(total=cfg.steps, initial=run.state.step, disable=not acc.is_main_process, desc="pgflow-train",
+                        dynamic_ncols=True, mininterval=2.0)
+            try:
+                while run.state.step < cfg.steps:
+                    logs, gnorm, stop_now = train_step(run, stop)
+                    log_step(run, logs, gnorm, pbar)
+                    if on_step is not None: on_step(run.state.step, logs)
+                    stop_now = stop_now or _stop_requested(acc, stop)
+                    ck = validate_and_checkpoint(run, stop_now)
+                    if stop_now:
+                        why = signal.Signals(stop.signum).name if stop.signum else "signal on another process"
+                        _say(acc, f"\npgflow-train: {why} at step {run.state.step}: saved {ck}; continue with --resume")
+                        acc.end_training()
+                        return {"interrupted": why, "step": run.state.step, "checkpoint": str(ck), "signum": stop.signum}
+            finally:
+                pbar.close()
+        return report(run)
 
 def _stop_requested(acc, stop) -> bool:
     "Did any process get a signal? (collective, so every process answers the same)"
@@ -520,17 +791,19 @@ def _stop_requested(acc, stop) -> bool:
     return bool(acc.reduce(flag, "sum") > 0)
 
 # %% ../nbs/07_train.ipynb #99d9b14c
-def _field_docs(cls) -> dict:
-    "The trailing `# comment` of each dataclass field in `cls`'s source."
+def _field_docs(cls) -> tuple[dict, dict]:
+    "The trailing `# comment` of each dataclass field in `cls`'s source, and the `# section` line above it."
     try: src = inspect.getsource(cls)
     except (OSError, TypeError):             # defined in a notebook kernel: read the exported module's copy
         import pgflow.train as exported
         src = inspect.getsource(getattr(exported, cls.__name__))
-    docs = {}
+    docs, sections, section = {}, {}, "other"
     for line in src.splitlines():
+        h = re.match(r"\s+#\s*(\w[^(]*?)\s*(\(.*\))?$", line)
+        if h: section = h.group(1).strip(); continue
         m = re.match(r"\s+(\w+):\s*[^=]+=.*?#\s*(.*)$", line)
-        if m: docs[m.group(1)] = m.group(2).strip()
-    return docs
+        if m: docs[m.group(1)], sections[m.group(1)] = m.group(2).strip(), section
+    return docs, sections
 
 def _field_parser(tp):
     if tp is bool: return None
@@ -539,21 +812,34 @@ def _field_parser(tp):
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     return tp
 
+def preset_defaults(name: str) -> str:
+    "'default: X' when every preset agrees on field `name`, else each value with the presets that use it ('tiny, small: 0.002; v3_64, v3_256: 0.0001')."
+    if name == "preset": return "default: tiny"
+    by_value = {}
+    for p in TrainConfig.PRESETS:
+        v = getattr(TrainConfig.from_preset(p), name)
+        by_value.setdefault(v if isinstance(v, str) else json.dumps(v, sort_keys=True), []).append(p)
+    if len(by_value) == 1: return f"default: {next(iter(by_value)) or repr('')}"
+    return "; ".join(f"{', '.join(ps)}: {v}" for v, ps in by_value.items())
+
 def train_parser():
-    "argparse parser of `pgflow-train`: `--config` plus one flag per `TrainConfig` field."
+    "argparse parser of `pgflow-train`: `--config` plus one flag per `TrainConfig` field, grouped by section."
     import argparse
-    p = argparse.ArgumentParser(prog="pgflow-train", description="Train PGFlow (pose-guided flow) with accelerate.",
-                                argument_default=argparse.SUPPRESS)
+    p = argparse.ArgumentParser(
+        prog="pgflow-train", argument_default=argparse.SUPPRESS,
+        description="Train PGFlow (pose-guided flow) with accelerate. No flag is required: with none it trains the tiny "
+                    "preset on synthetic faces into runs/tiny. Values: --preset's defaults <- --config file <- flags; "
+                    "each flag's help gives every preset's default.")
     p.add_argument("--config", help="YAML or JSON file of TrainConfig fields (command-line flags override it)")
-    docs, hints = _field_docs(TrainConfig), typing.get_type_hints(TrainConfig)
+    docs, sections = _field_docs(TrainConfig)
+    hints, groups = typing.get_type_hints(TrainConfig), {}
     for f in fields(TrainConfig):
+        g = groups.get(sections[f.name]) or groups.setdefault(sections[f.name], p.add_argument_group(sections[f.name]))
         names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
-        tp = hints[f.name]
-        default = f.default if f.default is not MISSING else f.default_factory()
-        help_ = f"{docs.get(f.name, '')} (tiny default: {default!r})"
-        if tp is bool: p.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, help=help_)
-        else: p.add_argument(*names, dest=f.name, type=_field_parser(tp), help=help_,
-                             **({"choices": TrainConfig.PRESETS} if f.name == "preset" else {}))
+        tp, help_ = hints[f.name], f"{docs.get(f.name, '')} ({preset_defaults(f.name)})".replace("%", "%%")
+        if tp is bool: g.add_argument(*names, dest=f.name, action=argparse.BooleanOptionalAction, help=help_)
+        else: g.add_argument(*names, dest=f.name, type=_field_parser(tp), help=help_,
+                             **({"choices": TrainConfig.CHOICES[f.name]} if f.name in TrainConfig.CHOICES else {}))
     return p
 
 def load_config_file(path) -> dict:
@@ -580,9 +866,16 @@ def parse_args(argv=None) -> TrainConfig:
 
 def main(argv=None):
     "Console script `pgflow-train`."
-    try: res = train(parse_args(argv))
-    except (FileExistsError, FileNotFoundError, ValueError) as e:  # bad input: one line naming it, no traceback
+    cfg = None
+    try: res = train(cfg := parse_args(argv))
+    # bad input, a folder in use, a damaged run, a full disk: one line naming it, no traceback
+    except (FileExistsError, FileNotFoundError, ValueError, FolderInUse, WriteError) as e:
         sys.exit(f"pgflow-train: error: {e}")
+    except Exception as e:
+        name = getattr(e, "filename", None)
+        w = as_write_error(e, Path(name).parent if name else Path(cfg.out if cfg else "."))
+        if w is e: raise
+        sys.exit(f"pgflow-train: error: {w}")
     if res.get("interrupted"): sys.exit(128 + (res.get("signum") or signal.SIGTERM))
 
 # %% ../nbs/07_train.ipynb #b951c278

@@ -1,5 +1,5 @@
 """End-to-end tests of `pgflow-train`: the console script, and two-process data parallelism under torchrun."""
-import json, os, subprocess, sys
+import importlib.util, json, os, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +42,22 @@ def test_cli_writes_model_samples_metrics(tmp_path):
     assert [p["step"] for p in m["curve"]] == [2, 3]
     assert m["step"] == 3 and len(m["train"]["loss_history"]) == 3
     assert (out / "checkpoints" / "step-00000003").is_dir()
+    assert (out / "curves.png").stat().st_size > 10_000                       # loss and validation curves
+    if importlib.util.find_spec("tensorboard"):                             # --log-with auto: TensorBoard, in the run folder
+        assert list((out / "pgflow").glob("events.out.tfevents.*")), sorted(out.iterdir())
+
+
+def test_cli_log_with(tmp_path):
+    out = tmp_path / "none"
+    _run([str(BIN / "pgflow-train"), *TINY, "--steps", "1", "--out", str(out), "--log-with", "none"], tmp_path)
+    assert (out / "model").is_dir() and not (out / "pgflow").exists()      # no tracker, no tracker files
+    for name in ("trackio", "wandb"):
+        if importlib.util.find_spec(name): continue
+        r = subprocess.run([str(BIN / "pgflow-train"), *TINY, "--steps", "1", "--out", str(tmp_path / name), "--log-with", name],
+                           env=_env(), capture_output=True, text=True, timeout=600)
+        assert r.returncode != 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+        assert r.stderr.strip().splitlines()[-1] == (f"pgflow-train: error: --log-with {name}: the {name} package is not installed "
+                                                     f"(pip install {name}), or pass --log-with none"), r.stderr[-2000:]
 
 
 def test_cli_config_file_and_resume(tmp_path):
@@ -66,5 +82,15 @@ def test_torchrun_two_processes_identical_weights(tmp_path):
     assert t["processes"] == 2 and len(t["replica_checksums"]) == 2
     assert t["replica_checksums"][0] == t["replica_checksums"][1] and t["replicas_identical"]
     # each process wrote its own RNG state: real data parallelism, not one process twice
-    assert sorted(p.name for p in (out / "checkpoints" / "step-00000003").glob("random_states_*")) == \
-        ["random_states_0.pkl", "random_states_1.pkl"]
+    ck = out / "checkpoints" / "step-00000003"
+    assert sorted(p.name for p in ck.glob("rng_*")) == \
+        ["rng_0.json", "rng_0.safetensors", "rng_1.json", "rng_1.safetensors"]
+    man = json.loads((ck / "manifest.json").read_text())
+    assert man["processes"] == 2 and "rng_1.safetensors" in man["files"]
+    assert not [p for p in ck.iterdir() if p.suffix in (".pkl", ".bin", ".pt")]      # nothing to unpickle
+    # both processes resume from the checkpoint the main process picked, each with its own RNG state
+    log = _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                "-m", "pgflow.train", *TINY, "--steps", "4", "--out", str(out), "--resume"], tmp_path)
+    assert "resuming at step 3" in log
+    t = json.loads((out / "metrics.json").read_text())["train"]
+    assert t["replicas_identical"] and len(t["loss_history"]) == 4
