@@ -598,6 +598,10 @@ class Level(nn.Module):
         return super().train(mode)
 
     def _conds(self, cond):
+        """Per-step and prior conditions. A map given while gradients are recorded goes to the convs as is (one conv
+        over `cat(x, map)`: cheaper there when the map is used once, as its input gradient is not split off); without
+        gradients the pose parts are computed separately (faster measured, and cached in eval). `LevelPose`: as given."""
+        if isinstance(cond, torch.Tensor) and torch.is_grad_enabled(): return cond, cond
         lp = self.pose_features(cond)
         return (None, None) if lp is None else (lp.steps, lp.prior)
 

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .fileio import atomic_write
 from .posemap import load_landmarks, normalize_landmarks, denormalize_landmarks
+from .model import inference_precision, PRECISIONS
 from .landmarks import face_box, crop_face, DETECTORS
 
 # %% auto #0
@@ -243,9 +244,11 @@ def _to_uint8(x:torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targets:torch.Tensor, batch_size:int=16,
-                 temperature:float=0.0, keep_splits:bool=False, seed:int|None=0, progress:bool=False) -> torch.Tensor:
+                 temperature:float=0.0, keep_splits:bool=False, seed:int|None=0, progress:bool=False,
+                 precision:str='fp32') -> torch.Tensor:
     """`source` [3, S, S] in [0, 1] encoded under its landmarks [68, 2], decoded under each target pose [T, 68, 2],
-    in batches on the model's device; returns [T, 3, S, S] clamped to [0, 1], on the CPU."""
+    in batches on the model's device; returns [T, 3, S, S] clamped to [0, 1], on the CPU. `precision='bf16'`
+    decodes in bfloat16 autocast (opt-in: faster where the hardware has bf16, not exact; see `10_bench`)."""
     dev = next(model.parameters()).device
     lat = model.encode(source[None].to(dev).float(), torch.as_tensor(source_landmarks)[None].to(dev).float())
     targets = torch.as_tensor(targets).float()
@@ -256,7 +259,8 @@ def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targ
             tgt = targets[i:i + batch_size].to(dev); b = len(tgt)
             w = lat.w.expand(b, *lat.w.shape[1:])
             splits = [s.expand(b, *s.shape[1:]) for s in lat.splits] if keep_splits else None
-            out.append(model.decode(w, tgt, splits=splits, temperature=temperature).clamp(0, 1).float().cpu())
+            with inference_precision(precision, dev):
+                out.append(model.decode(w, tgt, splits=splits, temperature=temperature).float().clamp(0, 1).cpu())
     return torch.cat(out)
 
 @dataclass
@@ -272,8 +276,10 @@ class Animation:
 
 class Reenactor:
     "Animate a source face with the poses of driving frames, using a PGFlow `model`."
-    def __init__(self, model, detector=None, device=None, batch_size:int=16, margin:float=SYNTH_MARGIN):
+    def __init__(self, model, detector=None, device=None, batch_size:int=16, margin:float=SYNTH_MARGIN, precision:str='fp32'):
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        if precision not in PRECISIONS: raise TransferError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         self.model, self.detector, self.batch_size = model.to(self.device).eval(), detector, batch_size
         self.size, self.margin = model.config.image_size, margin  # margin: crop side / face extent, as pgflow-prepare
 
@@ -304,7 +310,7 @@ class Reenactor:
         src_lm = np.asarray(normalize_landmarks(src_px, box), np.float32)
         targets = target_landmarks(src_px, drv_px, mode, self.margin)
         frames = _to_uint8(decode_poses(self.model, _to_tensor([crop], 'cpu')[0], torch.from_numpy(src_lm), torch.from_numpy(targets),
-                                        self.batch_size, temperature, keep_splits, seed, progress))
+                                        self.batch_size, temperature, keep_splits, seed, progress, self.precision))
         drv_crops = np.stack([crop_face(img, face_box(lm, self.margin), self.size) for img, lm in zip(drv.images, drv_px)])
         return Animation(frames, targets, crop, src_lm, tuple(float(v) for v in box), drv_crops, drv.fps)
 
@@ -353,7 +359,7 @@ def make_detector(spec:str='auto', device=None, weights_dir=None):
 
 def transfer_files(model, source, driving, out, source_landmarks=None, driving_landmarks=None, mode='auto',
                    layout='output', temperature=0.0, keep_splits=False, batch_size=16, device=None, fps=None,
-                   seed=0, progress=True, detector='auto', weights_dir=None, margin=None) -> Path:
+                   seed=0, progress=True, detector='auto', weights_dir=None, margin=None, precision='fp32') -> Path:
     "What `pgflow-transfer` does, as a function: read, animate, compose, write `out`. Returns `out`. `margin` None: `training_margin` of the model folder."
     out = Path(out)
     if out.suffix.lower() not in IMAGE_EXTS + VIDEO_EXTS:
@@ -366,7 +372,7 @@ def transfer_files(model, source, driving, out, source_landmarks=None, driving_l
     src, drv = read_frames(source), read_frames(driving)
     if len(src) != 1: raise TransferError(f"{source}: the source must be one image, got {len(src)} frames")
     det = make_detector(detector, device, weights_dir) if source_landmarks is None or driving_landmarks is None else None
-    anim = Reenactor(net, det, device, batch_size, margin).animate(
+    anim = Reenactor(net, det, device, batch_size, margin, precision).animate(
         src, drv, source_landmarks, driving_landmarks, mode, temperature, keep_splits, seed, progress)
     return write_frames(out, compose(anim, src.images[0], layout), fps or drv.fps)
 
@@ -377,8 +383,8 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
          out:Param("output: .png (one frame or a contact sheet), .gif or .mp4", str)=None,
          source_landmarks:Param("landmarks of the source (.pts/.npy); default: found by --detector", str)=None,
          driving_landmarks:Param("landmarks of the driving frames: a file, a folder of per-frame files, or a .npy [N,68,2]", str)=None,
-         mode:Param("'auto': relative for a video or folder, absolute for one image; 'absolute': driving landmarks as they are; 'relative': source moved by the driving motion", str)='auto',
-         layout:Param("'output' (pasted back), 'side' (driving, source, output side by side) or 'crop'", str)='output',
+         mode:Param("'auto': relative for a video or folder, absolute for one image; 'absolute': driving landmarks as they are; 'relative': source moved by the driving motion", str, choices=MODES)='auto',
+         layout:Param("'output' (pasted back), 'side' (driving, source, output side by side) or 'crop'", str, choices=LAYOUTS)='output',
          temperature:Param("temperature of sampled split latents (0 = deterministic)", float)=0.0,
          keep_splits:Param("reuse the source's split latents instead of sampling them", store_true)=False,
          batch_size:Param("frames per model call", int)=16,
@@ -388,6 +394,7 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
          detector:Param("landmark detector when a landmark file is not given: 'auto' (face-alignment if its weights are there, else dlib), 'dlib', 'dlib-cnn', 'face-alignment' or 'module:name'", str)='auto',
          weights_dir:Param("folder holding face-alignment's weight files", str)=None,
          margin:Param("crop side / face extent (as pgflow-prepare's --margin); default: the model's training margin", float)=None,
+         precision:Param("'fp32' (exact, default) or 'bf16' (bfloat16 decoding: faster on CPUs with avx512_bf16/AMX and recent GPUs; max pixel error measured in 10_bench)", str, choices=PRECISIONS)='fp32',
          quiet:Param("no progress bar", store_true)=False):
     "Animate a face: the source image takes the pose of each driving frame."
     try:
@@ -396,7 +403,8 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
         with warnings.catch_warnings(record=True) as caught:   # e.g. driving frames without a face: one line each
             warnings.simplefilter('always', UserWarning)
             path = transfer_files(model, source, driving, out, source_landmarks, driving_landmarks, mode, layout,
-                                  temperature, keep_splits, batch_size, device, fps, seed, not quiet, detector, weights_dir, margin)
+                                  temperature, keep_splits, batch_size, device, fps, seed, not quiet, detector, weights_dir, margin,
+                                  precision)
         for w in caught:
             if issubclass(w.category, UserWarning) and 'no face' in str(w.message): print(f"warning: {w.message}", file=sys.stderr)
             else: warnings.showwarning(w.message, w.category, w.filename, w.lineno)
