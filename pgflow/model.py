@@ -331,7 +331,7 @@ def select_poses(conds: list, idx) -> list:
     "Per-level conditions (`conditions` or `pose_features`) for the batch entries `idx` (e.g. a cross decode's permutation)."
     return [None if c is None else (c.select(idx) if isinstance(c, LevelPose) else c[idx]) for c in conds]
 
-# %% ../nbs/02_model.ipynb #c0005e09
+# %% ../nbs/02_model.ipynb #80155183
 PRECISIONS = ('fp32', 'bf16')
 
 def inference_precision(precision: str = 'fp32', device='cpu'):
