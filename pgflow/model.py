@@ -16,7 +16,7 @@ from .posemap import pose_maps, check_landmarks
 from .fileio import atomic_write
 
 # %% auto #0
-__all__ = ['DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow',
+__all__ = ['DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits', 'nll_bits_per_dim', 'PGFlow',
            'architecture_table', 'print_table', 'select_poses', 'inference_precision']
 
 # %% ../nbs/02_model.ipynb #66dacae4
@@ -143,12 +143,16 @@ def dequantize(x: torch.Tensor, n_bits: int = 8, noise: Optional[torch.Tensor] =
     u = torch.rand_like(x) if noise is None else noise
     return (k + u) / bins
 
+def nll_bits(log_p: torch.Tensor, logdet: torch.Tensor, n_dims: int, n_bits: int = 8) -> torch.Tensor:
+    """Bits per dimension `[B]` of the *discrete* image from `log_p` and `logdet` of its dequantised
+    version with `n_dims` values per sample: `(-(log_p + logdet) + D * n_bits * ln 2) / (D * ln 2)`
+    (the density of `x' = (k+u)/2^n` is `2^(nD)` times that of the discrete bins; the shift by 0.5
+    has Jacobian 1). pgflow's one bits/dim formula (`pgflow.losses.nll_loss` is this function)."""
+    return -(log_p + logdet) / (n_dims * math.log(2)) + n_bits
+
 def nll_bits_per_dim(latents: Latents, n_bits: int = 8) -> torch.Tensor:
-    """Bits per dimension `[B]` of the *discrete* image from the latents of its dequantised version:
-    `(-(log_p + logdet) + D * n_bits * ln 2) / (D * ln 2)` (the density of `x' = (k+u)/2^n` is
-    `2^(nD)` times that of the discrete bins; the shift by 0.5 has Jacobian 1)."""
-    D = latents.dims
-    return -(latents.log_p + latents.logdet) / (D * math.log(2)) + n_bits
+    "Bits per dimension `[B]` of `PGFlow.encode`'s latents of dequantised images (`nll_bits` with `D = latents.dims`)."
+    return nll_bits(latents.log_p, latents.logdet, latents.dims, n_bits)
 
 # %% ../nbs/02_model.ipynb #5e384da8
 class PGFlow(nn.Module):
