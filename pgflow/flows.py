@@ -22,7 +22,7 @@ def jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.slogdet(J)[1]
 
 def check_flow(flow, x, cond=None, atol=1e-5, rtol=1e-4):
-    "Assert `flow.reverse(flow.forward(x)) == x` and that `logdet` matches the Jacobian for every sample of `x`."
+    "Assert `flow.reverse(flow.forward(x)) == x` and that `logdet` matches the Jacobian for every sample of `x`; returns nothing (a cell ending in it shows no tensors)."
     y, logdet = flow(x, cond)
     assert logdet.shape == (x.shape[0],), f"logdet shape {tuple(logdet.shape)}, expected ({x.shape[0]},)"
     x2 = flow.reverse(y, cond)
@@ -32,7 +32,6 @@ def check_flow(flow, x, cond=None, atol=1e-5, rtol=1e-4):
         ci = None if cond is None else cond[i:i + 1]
         ref = jacobian_logdet(lambda v: flow(v, ci)[0], x[i:i + 1])
         assert torch.allclose(logdet[i], ref, rtol=rtol, atol=rtol), f"sample {i}: logdet {logdet[i].item():.6f} vs jacobian {ref.item():.6f}"
-    return y, logdet
 
 # %% ../nbs/01_flows.ipynb #a03abc2f
 class ActNorm(nn.Module):

@@ -24,7 +24,7 @@ __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_
            'pgflow_eval', 'main']
 
 # %% ../nbs/09_metrics.ipynb #fb7a730e
-from .losses import l1_error, psnr, ssim
+from .imagemetrics import l1_error, psnr, ssim
 
 PSNR_CAP = 60.0  # dB: identical frames (PSNR = inf) count as 60 dB, an error below 8-bit quantisation (about 59 dB)
 

@@ -4,20 +4,23 @@
 
 # %% ../nbs/02_model.ipynb #3f8da7e8
 from __future__ import annotations
-import json, math
+import json, math, re
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 from typing import Optional
 import torch
 import torch.nn as nn
 from safetensors.torch import save_file, load_file
+import huggingface_hub
+from huggingface_hub import PyTorchModelHubMixin
+from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from .flows import *
 from .posemap import pose_maps, check_landmarks
 from .fileio import atomic_write
 
 # %% auto #0
-__all__ = ['DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits_per_dim', 'PGFlow',
-           'architecture_table', 'print_table', 'select_poses', 'inference_precision']
+__all__ = ['HUB_ID', 'DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits', 'nll_bits_per_dim',
+           'PGFlow', 'architecture_table', 'print_table', 'select_poses', 'inference_precision']
 
 # %% ../nbs/02_model.ipynb #66dacae4
 def _tuple(v): return tuple(v) if isinstance(v, (list, tuple)) else v
@@ -143,15 +146,20 @@ def dequantize(x: torch.Tensor, n_bits: int = 8, noise: Optional[torch.Tensor] =
     u = torch.rand_like(x) if noise is None else noise
     return (k + u) / bins
 
+def nll_bits(log_p: torch.Tensor, logdet: torch.Tensor, n_dims: int, n_bits: int = 8) -> torch.Tensor:
+    """Bits per dimension `[B]` of the *discrete* image from `log_p` and `logdet` of its dequantised
+    version with `n_dims` values per sample: `(-(log_p + logdet) + D * n_bits * ln 2) / (D * ln 2)`
+    (the density of `x' = (k+u)/2^n` is `2^(nD)` times that of the discrete bins; the shift by 0.5
+    has Jacobian 1). pgflow's one bits/dim formula (`pgflow.losses.nll_loss` is this function)."""
+    return -(log_p + logdet) / (n_dims * math.log(2)) + n_bits
+
 def nll_bits_per_dim(latents: Latents, n_bits: int = 8) -> torch.Tensor:
-    """Bits per dimension `[B]` of the *discrete* image from the latents of its dequantised version:
-    `(-(log_p + logdet) + D * n_bits * ln 2) / (D * ln 2)` (the density of `x' = (k+u)/2^n` is
-    `2^(nD)` times that of the discrete bins; the shift by 0.5 has Jacobian 1)."""
-    D = latents.dims
-    return -(latents.log_p + latents.logdet) / (D * math.log(2)) + n_bits
+    "Bits per dimension `[B]` of `PGFlow.encode`'s latents of dequantised images (`nll_bits` with `D = latents.dims`)."
+    return nll_bits(latents.log_p, latents.logdet, latents.dims, n_bits)
 
 # %% ../nbs/02_model.ipynb #5e384da8
-class PGFlow(nn.Module):
+class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='apache-2.0',
+             tags=['pose-transfer', 'normalizing-flow', 'glow', 'face-reenactment']):
     "Pose-conditioned multi-scale Glow. Images `[B,3,H,W]` in [0,1], landmarks `[B,68,2]` in [0,1]."
     def __init__(self, config: PGFlowConfig = None):
         super().__init__()
@@ -273,26 +281,47 @@ class PGFlow(nn.Module):
         "Bits/dim `[B]` of 2^n_bits-level images with uniform dequantisation (`noise`: fixed u, for tests)."
         return nll_bits_per_dim(self.encode(dequantize(x, n_bits, noise), landmarks), n_bits)
 
-    def save_pretrained(self, directory):
-        "Write `config.json` and `model.safetensors` into `directory` (atomic writes)."
-        d = Path(directory); d.mkdir(parents=True, exist_ok=True)
+    def _save_pretrained(self, save_directory: Path):
+        "What `save_pretrained` (from `PyTorchModelHubMixin`) writes besides the model card: `config.json`, `model.safetensors`, atomically."
+        d = Path(save_directory)
         atomic_write(d / 'config.json', lambda p: Path(p).write_text(json.dumps(self.config.to_dict(), indent=2)))
         state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
         atomic_write(d / 'model.safetensors', lambda p: save_file(state, str(p)))
 
     @classmethod
-    def from_pretrained(cls, directory, map_location='cpu') -> 'PGFlow':
-        "Load a model written by `save_pretrained`; names any missing, unexpected or mis-shaped key."
-        d = Path(directory)
-        cfg_path, w_path = d / 'config.json', d / 'model.safetensors'
-        for p in (cfg_path, w_path):
-            if not p.exists(): raise FileNotFoundError(f"PGFlow.from_pretrained: {p} not found")
-        model = cls(PGFlowConfig.from_dict(json.loads(cfg_path.read_text())))
+    def from_pretrained(cls, pretrained_model_name_or_path, *, map_location='cpu', **hub_kwargs) -> 'PGFlow':
+        """A model from a local folder written by `save_pretrained` (read as it is, never touching the network) or
+        from a Hugging Face Hub id `owner/name` (through the Hub cache; `revision`, `cache_dir`, `token`,
+        `local_files_only`, `force_download` pass on). Names any missing, unexpected or mis-shaped key."""
+        src = pretrained_model_name_or_path
+        if Path(src).is_dir():
+            for name in ('config.json', 'model.safetensors'):
+                if not (Path(src) / name).is_file(): raise FileNotFoundError(f"PGFlow.from_pretrained: {Path(src) / name} not found")
+            return super().from_pretrained(src, map_location=map_location, **hub_kwargs)
+        if isinstance(src, Path) or Path(src).exists() or not HUB_ID.fullmatch(str(src)):
+            raise FileNotFoundError(f"PGFlow.from_pretrained: {src} not found (expected a folder with config.json and "
+                                    "model.safetensors, or a Hugging Face Hub id 'owner/name')")
+        try: return super().from_pretrained(src, map_location=map_location, **hub_kwargs)
+        except (HfHubHTTPError, LocalEntryNotFoundError) as e:
+            raise FileNotFoundError(f"PGFlow.from_pretrained: {src} is not a local folder, and the Hugging Face Hub "
+                                    f"could not give it ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from e
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, config=None, map_location='cpu', revision=None, cache_dir=None,
+                         force_download=False, local_files_only=False, token=None, **kwargs) -> 'PGFlow':
+        "Build the model from `config.json` (read by the mixin) and load `model.safetensors` with `_check_state`."
+        if Path(model_id).is_dir(): w_path = Path(model_id) / 'model.safetensors'
+        else: w_path = Path(huggingface_hub.hf_hub_download(
+            repo_id=model_id, filename='model.safetensors', revision=revision, cache_dir=cache_dir,
+            force_download=force_download, local_files_only=local_files_only, token=token))
+        if config is None: raise FileNotFoundError(f"PGFlow.from_pretrained: config.json not found for {model_id}")
+        model = cls(config if isinstance(config, PGFlowConfig) else PGFlowConfig.from_dict(config))
         state = load_file(str(w_path), device=str(map_location))
         _check_state(model.state_dict(), state, w_path)
         model.load_state_dict(state, strict=True)
         return model.to(map_location)
 
+HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*/[\w.-]+')   # a Hugging Face Hub model id, `owner/name`
 
 def _check_state(expected: dict, got: dict, path):
     "Raise naming the first missing / unexpected / wrong-shaped key of a checkpoint."

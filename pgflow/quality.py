@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from .model import PGFlow
 from .synth import SynthFaces
-from .losses import l1_error, psnr, ssim
+from .imagemetrics import l1_error, psnr, ssim
 from .warp import landmark_warp
 from .train import mean_training_image, wins
 
