@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 
 from .fileio import write_json, write_png, write_bytes, check_space, publish_dir, verify_dir, clean_temporaries
 from .fileio import as_write_error, human_size, WriteError, FolderLock, FolderInUse, MANIFEST
-from .model import PGFlow, PGFlowConfig
-from .losses import LossConfig, PGFlowObjective, l1_error, psnr, ssim
+from .model import PGFlow, PGFlowConfig, dequantize
+from .losses import LossConfig, PGFlowObjective
+from .imagemetrics import l1_error, psnr, ssim
 from .warp import landmark_warp
 
 # %% auto #0
@@ -531,8 +532,7 @@ def init_actnorm(model: PGFlow, train_set, n_items: int, n_bits: int = 8):
     x = torch.stack([it[0] for it in items]).flatten(0, 1)
     lm = torch.stack([it[1] for it in items]).flatten(0, 1)
     dev = next(model.parameters()).device
-    bins = 2 ** n_bits
-    x = (torch.floor(x.clamp(0, 1) * bins).clamp(max=bins - 1) + 0.5) / bins     # bin centres: no RNG used
+    x = dequantize(x, n_bits, noise=torch.full_like(x, 0.5))                      # bin centres: no RNG used
     model.train()
     model.encode(x.to(dev), lm.to(dev))
 

@@ -16,7 +16,7 @@ import torch
 from pgflow.model import PGFlow
 from pgflow.quality import quality_pairs
 from pgflow.warp import landmark_warp
-from pgflow.losses import psnr
+from pgflow.imagemetrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
 
