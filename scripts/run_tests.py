@@ -1,4 +1,4 @@
-"""Run all of pgflow's checks and tests and print `N passed, N failed, N skipped`.
+"""Run all of pgflow's checks and tests and print `N skipped`, then `N passed, N failed` as the last line.
 
 1. consistency checks: `nbdev_export` leaves `pgflow/` unchanged, `nbdev_clean` leaves
    `nbs/` unchanged, README.md is what `scripts/make_readme.py` makes from `nbs/index.ipynb`;
@@ -9,7 +9,7 @@
 Each notebook, each pytest test and each check counts as one test. A skipped pytest case is
 counted as skipped, not passed. A pytest run that fails without writing its JUnit report (a
 crash, a collection error, an internal error) counts as one failure.
-The final line is `N passed, N failed, N skipped` (CI greps `N passed, N failed`).
+The last two lines are `N skipped` and `N passed, N failed` (the line CI reads).
 """
 import os, subprocess, sys, time, xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
@@ -132,11 +132,12 @@ def pytest_results(returncode, xml):
 
 
 def summary(results):
-    "Lines naming each failure and skip, then `N passed, N failed, N skipped`."
+    "Lines naming each failure and skip, then `N skipped`, then `N passed, N failed`."
     failed = [n for n, ok, _ in results if ok is False]
     skipped = [n for n, ok, _ in results if ok is None]
     lines = [f"failed: {n}" for n in failed] + [f"skipped: {n}" for n in skipped]
-    lines.append(f"{sum(ok is True for _, ok, _ in results)} passed, {len(failed)} failed, {len(skipped)} skipped")
+    lines.append(f"{len(skipped)} skipped")   # its own line: the last line is exactly `N passed, N failed`, what CI reads
+    lines.append(f"{sum(ok is True for _, ok, _ in results)} passed, {len(failed)} failed")
     return "\n".join(lines)
 
 
