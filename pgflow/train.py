@@ -757,6 +757,10 @@ def plot_curves(metrics: dict, path=None, font_size: float = 10):
     return fig
 
 # %% ../nbs/07_train.ipynb #32dffb7b
+def _tqdm_disabled() -> bool:
+    "tqdm's own switch, `TQDM_DISABLE=1` (tqdm reads it only for arguments not given explicitly, as ours is)."
+    return os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
+
 def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
     "Train a PGFlow as `cfg` says; returns the final metrics (also in `cfg.out/metrics.json`)."
     acc = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision, gradient_accumulation_steps=cfg.grad_accum,
@@ -766,7 +770,7 @@ def train(cfg: TrainConfig, train_set=None, on_step=None) -> dict:
             held.enter_context(FolderLock(cfg.out, "pgflow-train"))   # one run per folder; freed by the OS if this one dies
         run = setup_run(cfg, acc, train_set)
         with StopFlag() as stop:
-            pbar = tqdm(total=cfg.steps, initial=run.state.step, disable=not acc.is_main_process, desc="pgflow-train",
+            pbar = tqdm(total=cfg.steps, initial=run.state.step, disable=not acc.is_main_process or _tqdm_disabled(), desc="pgflow-train",
                         dynamic_ncols=True, mininterval=2.0)
             try:
                 while run.state.step < cfg.steps:
