@@ -4,15 +4,9 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
+from cli_env import BIN, cli_env as _env
 TINY = ["--cpu", "--image-size", "16", "--flow-steps", "1", "--batch-size", "2", "--val-pairs", "4",
         "--sample-every", "2", "--checkpoint-every", "2", "--log-every", "1"]
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
-    return env
 
 
 def _run(cmd, cwd):

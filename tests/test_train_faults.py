@@ -18,15 +18,9 @@ from safetensors.torch import load_file
 
 from pgflow.fileio import verify_dir
 
-BIN = Path(sys.executable).parent
+from cli_env import BIN, cli_env as _env
 TINY = ["--cpu", "--image-size", "16", "--flow-steps", "1", "--batch-size", "2", "--val-pairs", "2",
         "--sample-every", "1000", "--checkpoint-every", "1", "--log-every", "1"]
-
-
-def _env():
-    env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
-    return env
 
 
 def _train(*args, preexec_fn=None, timeout=600):
