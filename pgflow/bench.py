@@ -148,7 +148,7 @@ def measure_peak_flops(device='cpu', n: int = 2048, conv_shape=(16, 128, 32, 32)
     x, w = torch.randn(B, C, H, W, device=device), torch.randn(C, C, 3, 3, device=device)
     conv = time_fn(lambda: F.conv2d(x, w, padding=1), device, warmup=2, repeats=repeats)
     mm_flops, conv_flops = 2 * n ** 3, 2 * B * C * C * 9 * H * W
-    return dict(matmul=dict(rate(mm, mm_flops), flops=mm_flops, n=n),
+    return dict(matmul=dict(rate(mm, mm_flops), flops=mm_flops, side=n),
                 conv3x3=dict(rate(conv, conv_flops), flops=conv_flops, shape=list(conv_shape)))
 
 def measure_write_bandwidth(device='cpu', mb: int = 256, repeats: int = 5) -> dict:
