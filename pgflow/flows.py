@@ -364,7 +364,7 @@ class FlowStep(nn.Module):
         return self._fused
 
     def forward(self, x, cond=None):
-        if self.invconv._cacheable() and bool(self.actnorm.initialized):
+        if self.invconv._cacheable():   # eval: an unset ActNorm is the identity either way
             w, b, _, _, ld = self._folded()
             x = F.conv2d(x, w.to(x.dtype)[:, :, None, None], b.to(x.dtype))
             x, ld2 = self.coupling(x, cond)
