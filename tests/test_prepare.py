@@ -235,6 +235,15 @@ def _args(src, out, *more):
     return [str(src), str(out), '--size', '32', '--detector', 'slowdet:make', '--batch-size', '2', '--quiet', *more]
 
 
+def _reference(tmp_path, **clip_kw):
+    "A clip source and its environment, and one uninterrupted run into tmp_path/'ref' (what the fault tests compare with)."
+    src = _clip_source(tmp_path, **clip_kw)
+    env = _env(tmp_path)
+    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return src, env
+
+
 def _outputs(out):
     "{path: bytes} of meta.csv, frames/ and landmarks/ (what training reads)."
     files = [out / 'meta.csv', *sorted((out / 'frames').rglob('*')), *sorted((out / 'landmarks').rglob('*'))]
@@ -251,10 +260,7 @@ def _no_debris(out):
 def test_sigkill_and_rerun_gives_the_same_dataset(tmp_path):
     "Killed (SIGKILL) three times at different points and rerun: meta.csv, frames and landmarks byte-identical to one uninterrupted run."
     import signal, time
-    src = _clip_source(tmp_path, slow=0.15)
-    env = _env(tmp_path)
-    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    src, env = _reference(tmp_path, slow=0.15)
     calls = tmp_path / 'calls.txt'
     total = calls.stat().st_size   # 4 clips x 3 batches
     out = tmp_path / 'out'
@@ -275,10 +281,7 @@ def test_sigkill_and_rerun_gives_the_same_dataset(tmp_path):
 def test_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path):
     "A file-size limit (the kernel's EFBIG) and an injected ENOSPC mid-run: one `error:` line naming OUT, no traceback, no debris; a rerun finishes the job."
     import errno, resource
-    src = _clip_source(tmp_path)
-    env = _env(tmp_path)
-    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    src, env = _reference(tmp_path)
     ref = _outputs(tmp_path / 'ref')
 
     def small_files():   # in the child: no file may grow past 600 bytes (crops are larger; SIGXFSZ is ignored by Python)
@@ -317,10 +320,7 @@ def test_full_disk_is_one_line_and_leaves_nothing_half_written(tmp_path):
 
 def test_shards_from_torchrun_env(tmp_path):
     "Two processes with RANK/WORLD_SIZE (as torchrun / accelerate launch set them) share one OUT: the same dataset as one run."
-    src = _clip_source(tmp_path)
-    env = _env(tmp_path)
-    r = subprocess.run(_cli() + _args(src, tmp_path / 'ref'), capture_output=True, text=True, env=env, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
+    src, env = _reference(tmp_path)
     procs = [subprocess.Popen(_cli() + _args(src, tmp_path / 'out'), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**env, 'RANK': str(k), 'WORLD_SIZE': '2', 'LOCAL_RANK': str(k)}) for k in range(2)]
     summaries = []
