@@ -3,12 +3,18 @@ carries a *guide*, the source face piecewise-affine-warped to the pose (the land
 
     python scripts/guided_prototype.py STEPS [THREADS]            # guide as extra condition channels
     RESID=1 python scripts/guided_prototype.py STEPS [THREADS]     # and the flow models x - guide (a residual over the warp)
+    MODE=prior python scripts/guided_prototype.py STEPS [THREADS]  # residual, trained on the test-time path (decode w = 0)
 
 Training: tiny(64) with learned priors, 8 quadruplets per step, Adam 2e-3 (warm-up 50, cosine), NLL + 5 x quadruplet
 + self L1 + 5 x cross L1 at temperature 0. Frame a1 is encoded under its pose with guide = a2 warped to a1's pose;
 its code is decoded under a2's pose with guide = a1 warped to a2's pose (and b1/b2 alike). At test the source is its
 own guide for the encode, and the decode's guide is the source warped to the target. Scores: the 48 held-out pairs
-of `pgflow.quality.quality_pairs` (the 12_quality protocol). Results and logs: nbs/quality/guided.jsonl and
+of `pgflow.quality.quality_pairs` (the 12_quality protocol).
+
+MODE=prior removes the train/test mismatch of the two above (in training the encode saw the partner's warp, whose
+residual leaks the answer; at test it sees a zero residual): the flow is only the density of frame - partner's warp
+under the frame's pose and that warp, and the cross term decodes w = 0 at temperature 0 exactly as the test does.
+It logs the batch's warp L1 beside its cross L1 (both x 5). Results and logs: nbs/quality/guided.jsonl and
 nbs/quality/guided*.log. Not integrated into pgflow: neither variant beat the warp on all three metrics at 300 steps.
 """
 import sys, time, json, math, numpy as np, torch, torch.nn.functional as F
@@ -24,6 +30,9 @@ torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
 G = 12
 import os
 RESID = os.environ.get('RESID') == '1'
+MODE = os.environ.get('MODE', 'partner')    # partner: encode under the partner's warp (session 2); prior: decode w = 0 (the test-time path)
+WIDE = int(os.environ.get('WIDE', '1'))     # multiply the subnet widths
+if MODE == 'prior': RESID = True
 @dataclass
 class WCfg(PGFlowConfig):
     @property
@@ -60,7 +69,22 @@ def conds(model, lm, guide):
     return out
 
 swap_idx = [1, 0, 3, 2]
+def objective_prior(model, x4, lm4, cross_w=5.0):
+    "MODE=prior: the flow is the density of (frame - partner's warp) under the frame's pose and that warp; the transfer decodes w = 0 at temperature 0, as at test."
+    N = x4.shape[0]
+    x, lm = x4.flatten(0, 1), lm4.flatten(0, 1)
+    g = warp(x4[:, swap_idx].flatten(0, 1), lm4[:, swap_idx].flatten(0, 1), lm)   # partner warped to this frame's pose
+    c = conds(model, lm, g)
+    lat = model.encode(dequantize(x, 8) - g + 0.5, c)
+    out = {"nll": nll_loss(lat.log_p, lat.logdet, x[0].numel(), 8).mean()}
+    pred = model.decode(torch.zeros_like(lat.w), c, None, 0.0) + g - 0.5
+    out["cross_l1"] = cross_w * reconstruction_l1(pred, x)
+    out["warp_l1"] = cross_w * reconstruction_l1(g, x).detach()      # the bar, same batch (not in the loss)
+    out["loss"] = out["nll"] + out["cross_l1"]
+    return out
+
 def objective(model, x4, lm4, cross_w=5.0):
+    if MODE == 'prior': return objective_prior(model, x4, lm4, cross_w)
     N = x4.shape[0]
     guide_src = x4[:, swap_idx]                           # a2 for a1, ...
     x, lm = x4.flatten(0, 1), lm4.flatten(0, 1)
@@ -87,6 +111,10 @@ def evaluate(model, pairs):
     ct = conds(model, tlm, g_t)
     off = (g_t - 0.5) if RESID else 0
     w_self = model.encode(src - src + 0.5 if RESID else src, conds(model, slm, src)).w          # the source as its own guide
+    if MODE == 'prior':
+        res = {'transfer': image_scores(model.decode(torch.zeros(len(src), *model.config.latent_shape()), ct, None, 0.0) + off, gt),
+               'guide_only': image_scores(g_t, gt)}
+        model.train(); return res
     res = {'transfer_selfguide': image_scores(model.decode(w_self, ct, None, 0.0) + off, gt),
            'transfer_w0': image_scores(model.decode(torch.zeros_like(w_self), ct, None, 0.0) + off, gt),
            'guide_only': image_scores(g_t, gt)}
@@ -96,7 +124,8 @@ def evaluate(model, pairs):
 if __name__ == '__main__':
     steps = int(sys.argv[1])
     torch.manual_seed(0)
-    cfg = WCfg(**PGFlowConfig.tiny(64, learned_prior=True).to_dict())
+    base = PGFlowConfig.tiny(64, learned_prior=True)
+    cfg = WCfg(**{**base.to_dict(), 'hidden': tuple(h * WIDE for h in base.hidden)})
     model = PGFlow(cfg)
     train = SynthFaces("train", size=64, seed=0, length=100000)
     pairs = quality_pairs(48, 64)
@@ -121,8 +150,9 @@ if __name__ == '__main__':
             print(step, f"{time.time()-t0:.0f}s", {k: round(v.item(), 4) for k, v in out.items()}, flush=True)
     res = evaluate(model, pairs)
     print(json.dumps(res, indent=1))
-    row = dict(name=f"guided{'_residual' if RESID else ''}{steps}", steps=steps, batch_size=8, params=model.num_params(),
-               command=f"{'RESID=1 ' if RESID else ''}python scripts/guided_prototype.py {steps}", **res)
+    tag = ('_prior' if MODE == 'prior' else '_residual' if RESID else '') + (f'_wide{WIDE}' if WIDE > 1 else '')
+    row = dict(name=f"guided{tag}{steps}", steps=steps, batch_size=8, params=model.num_params(),
+               command=f"{'MODE=prior ' if MODE == 'prior' else 'RESID=1 ' if RESID else ''}{f'WIDE={WIDE} ' if WIDE > 1 else ''}python scripts/guided_prototype.py {steps}", **res)
     with open('nbs/quality/guided.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
     Path('runs/guided').mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), f'runs/guided/guided{"_residual" if RESID else ""}{steps}.pt')
+    torch.save(model.state_dict(), f'runs/guided/guided{tag}{steps}.pt')
