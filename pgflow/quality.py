@@ -6,7 +6,9 @@
 from __future__ import annotations
 import json, math
 from pathlib import Path
+import numpy as np
 import torch
+import torch.nn.functional as F
 from .model import PGFlow
 from .synth import SynthFaces
 from .imagemetrics import l1_error, psnr, ssim
@@ -14,7 +16,8 @@ from .warp import landmark_warp
 from .train import mean_training_image, wins
 
 # %% auto #0
-__all__ = ['quality_pairs', 'image_scores', 'baseline_scores', 'transfer_decomposition', 'read_results', 'quality_table']
+__all__ = ['quality_pairs', 'image_scores', 'baseline_scores', 'transfer_decomposition', 'read_results', 'quality_table',
+           'face_hull_mask', 'disagreement_fusion']
 
 # %% ../nbs/12_quality.ipynb #355e7b5c
 def quality_pairs(n: int = 48, size: int = 64, seed: int = 0):
@@ -80,3 +83,31 @@ def quality_table(rows: list, baselines: dict, key: str = 'transfer') -> str:
     for k, b in baselines.items():
         lines.append(f"| *{k}* | {b['l1']:.4f} | {b['psnr']:.2f} | {b['ssim']:.3f} | | | |")
     return "\n".join(lines)
+
+# %% ../nbs/12_quality.ipynb #feb6e250
+def face_hull_mask(landmarks, size: int, grow: float = 1.0) -> torch.Tensor:
+    "`[B,1,size,size]` float mask, 1 where a pixel's centre lies inside the convex hull of its 68 landmarks (`[B,68,2]` in [0, 1]) scaled by `grow` about their centroid."
+    from scipy.spatial import Delaunay
+    lm = torch.as_tensor(landmarks).detach().cpu().double()
+    if lm.ndim != 3 or tuple(lm.shape[1:]) != (68, 2):
+        raise ValueError(f"face_hull_mask: landmarks has shape {list(lm.shape)}, expected [B, 68, 2] in [0, 1]")
+    c = (torch.arange(size, dtype=torch.float64) + 0.5) / size
+    centres = torch.stack(torch.meshgrid(c, c, indexing='xy'), -1).reshape(-1, 2).numpy()   # (x, y) per pixel, row-major
+    masks = []
+    for l in lm.numpy():
+        m = l.mean(0)
+        masks.append(Delaunay(m + (l - m) * grow).find_simplex(centres) >= 0)
+    return torch.from_numpy(np.stack(masks)).float().view(-1, 1, size, size)
+
+# %% ../nbs/12_quality.ipynb #9d0d827c
+def disagreement_fusion(flow: torch.Tensor, warped: torch.Tensor, landmarks, threshold: float = 0.2, soft: float = 0.1,
+                        dilate: int = 1, grow: float = 1.1):
+    """`(fused, mask)`: the flow's transfer where it disagrees with the landmark warp (mean absolute difference over
+    channels above `threshold`, ramping to 1 over `soft`, the region grown by `dilate` pixels) outside the target
+    `landmarks`' face hull (grown by `grow`), the warp elsewhere. Images `[B,3,S,S]` in [0, 1]."""
+    if flow.shape != warped.shape: raise ValueError(f"disagreement_fusion: flow {list(flow.shape)} and warped {list(warped.shape)} differ")
+    diff = (flow - warped).abs().mean(1, keepdim=True)
+    mask = ((diff - threshold) / soft).clamp(0, 1) if soft > 0 else (diff > threshold).to(flow.dtype)
+    if dilate: mask = F.max_pool2d(mask, 2 * dilate + 1, 1, dilate)
+    mask = mask * (1 - face_hull_mask(landmarks, flow.shape[-1], grow).to(mask))
+    return mask * flow + (1 - mask) * warped, mask
