@@ -221,20 +221,23 @@ def score_frames(scores:Scores, task:str, method:str, out:torch.Tensor, gt:torch
 @torch.no_grad()
 def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str='cosine', batch_size:int=16,
              cross_identity:bool=True, progress:bool=False) -> dict:
-    "Run the protocol on `videos` (list of `EvalVideo`), the model beside copy_source, mean_image and warp; returns `{'results': ..., 'notes': [...]}`."
+    """Run the protocol on `videos` (list of `EvalVideo`), the model beside copy_source, mean_image and warp; returns
+    `{'results': ..., 'notes': [...]}`. A model with a fusion mask (`05c_fusion`) also gets a `pgflow_flow_only` row: its decode without the mask."""
     from tqdm.auto import tqdm
     model.eval(); scores = Scores(); notes = []
     size = model.config.image_size
     mean_image = torch.cat([v.images for v in videos]).float().mean(0)
     kw = dict(detector=detector, embed=embed, identity_metric=identity_metric)
     refs = lambda frames: detect_normalised(detector, frames) if detector is not None else None  # once per video, for all methods
+    flow_only = lambda src, lm, targets: ((('pgflow_flow_only', decode_poses(model, src, lm, targets, batch_size, fuse=False)),)
+                                          if getattr(model, 'fusion', None) is not None else ())
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
         out = decode_poses(model, src, v.landmarks[0], v.landmarks, batch_size)
         warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)
         ref = refs(v.images)
-        for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
-                        ('warp', warped)):
+        for name, o in (('pgflow', out), *flow_only(src, v.landmarks[0], v.landmarks), ('copy_source', src.expand(T, -1, -1, -1)),
+                        ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
             score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, ref_landmarks=ref, **kw)
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
             [bits_per_dim(model, v.images[i:i + batch_size], v.landmarks[i:i + batch_size]) for i in range(0, T, batch_size)]))
@@ -252,8 +255,8 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
             out = decode_poses(model, src, v.landmarks[0], targets, batch_size)
             warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets)
             ref = refs(gt if gt is not None else d.images)   # AKD against the ground truth, else the driving frames
-            for name, o in (('pgflow', out), ('copy_source', src.expand(T, -1, -1, -1)), ('mean_image', mean_image.expand(T, -1, -1, -1)),
-                            ('warp', warped)):
+            for name, o in (('pgflow', out), *flow_only(src, v.landmarks[0], targets), ('copy_source', src.expand(T, -1, -1, -1)),
+                            ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
                 score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), ref_landmarks=ref, **kw)
         if videos[0].person is None:
             notes.append('cross_identity on real data has no ground truth: AKD is against the driving frames (FOMM-style), '

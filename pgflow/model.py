@@ -17,6 +17,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 from .flows import *
 from .posemap import pose_maps, check_landmarks
 from .fileio import atomic_write
+from .warp import landmark_warp
 
 # %% auto #0
 __all__ = ['HUB_ID', 'DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits', 'nll_bits_per_dim',
@@ -48,6 +49,7 @@ class PGFlowConfig:
     prior_hidden: int = 0                                  # width of the learned prior's hidden conv (0: one zero-initialised 3x3 conv)
     memory_saving: bool = False                            # invertible (activation-free) backward, all levels
     memory_saving_levels: Optional[tuple] = None           # per-level override of memory_saving (tuple of bool)
+    fusion_width: int = 0                                  # > 0: a learned occlusion mask of this width blends transfers with the landmark warp (pgflow.fusion, added by pgflow-fuse)
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, _tuple(getattr(self, f.name)))
@@ -175,6 +177,10 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
                 learned_prior=config.learned_prior, prior_hidden=config.prior_hidden))
             c_in = c // 2 if config.split[i] else c
         self.set_memory_saving(config.memory_saving if config.memory_saving_levels is None else config.memory_saving_levels)
+        self.fusion = None   # a FusionMask when config.fusion_width > 0: see transfer and 05c_fusion
+        if config.fusion_width:
+            from pgflow.fusion import FusionMask
+            self.fusion = FusionMask(config.fusion_width)
 
     def set_memory_saving(self, on=True):
         "Turn the memory-saving backward on/off: a bool for all levels or a tuple of bools per level."
@@ -258,15 +264,28 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
             h = level.reverse(h, cond, z, temperature)
         return h + 0.5
 
-    def transfer(self, x, landmarks_src, landmarks_tgt, temperature: float = 0.0, splits: str = 'prior'):
+    def transfer(self, x, landmarks_src, landmarks_tgt, temperature: float = 0.0, splits: str = 'prior', fuse: bool = True):
         """The face in `x` (posed as `landmarks_src`) in the pose `landmarks_tgt`. `splits`: 'prior' draws them
         from the prior at `temperature` (0: its mean, predicted from the target pose when the prior is learned),
-        'zeros' sets them to 0, 'source' reuses the source's own (which carry the source's pose)."""
+        'zeros' sets them to 0, 'source' reuses the source's own (which carry the source's pose).
+        A model with a fusion mask (`config.fusion_width > 0`) blends the decode with the landmark warp of `x`
+        (the result then lies in [0, 1]); `fuse=False` gives the flow's decode alone."""
         if splits not in ('prior', 'zeros', 'source'):
             raise ValueError(f"PGFlow.transfer: splits={splits!r}, expected 'prior', 'zeros' or 'source'")
         lat = self.encode(x, landmarks_src)
         zs = {'prior': None, 'zeros': [torch.zeros_like(z) for z in lat.splits], 'source': lat.splits}[splits]
-        return self.decode(lat.w, landmarks_tgt, zs, temperature)
+        out = self.decode(lat.w, landmarks_tgt, zs, temperature)
+        return self.fuse_warp(out, x, landmarks_src, landmarks_tgt) if fuse and self.fusion is not None else out
+
+    def fuse_warp(self, decoded, x, landmarks_src, landmarks_tgt):
+        "`decoded` (the flow's transfer of `x` to `landmarks_tgt`) blended with the landmark warp of `x` by the model's fusion mask."
+        from pgflow.fusion import fuse
+        if self.fusion is None: raise ValueError("PGFlow.fuse_warp: this model has no fusion mask (config.fusion_width is 0; add one with pgflow-fuse)")
+        if isinstance(landmarks_src, (list, tuple)) or isinstance(landmarks_tgt, (list, tuple)):
+            raise ValueError("PGFlow: a model with a fusion mask needs the landmarks [B, 68, 2] themselves, not conditions "
+                             "(the warp moves pixels by them); or pass fuse=False")
+        warped = landmark_warp(x, landmarks_src, landmarks_tgt).to(decoded)
+        return fuse(self.fusion, decoded, warped, landmarks_tgt)[0]
 
     @torch.no_grad()
     def sample(self, landmarks, temperature: float = 0.7):

@@ -13,11 +13,12 @@ from .model import PGFlow
 from .synth import SynthFaces
 from .imagemetrics import l1_error, psnr, ssim
 from .warp import landmark_warp
+from .fusion import face_hull_mask, fuse
 from .train import mean_training_image, wins
 
 # %% auto #0
 __all__ = ['quality_pairs', 'image_scores', 'baseline_scores', 'transfer_decomposition', 'read_results', 'quality_table',
-           'face_hull_mask', 'disagreement_fusion']
+           'disagreement_fusion']
 
 # %% ../nbs/12_quality.ipynb #355e7b5c
 def quality_pairs(n: int = 48, size: int = 64, seed: int = 0):
@@ -83,21 +84,6 @@ def quality_table(rows: list, baselines: dict, key: str = 'transfer') -> str:
     for k, b in baselines.items():
         lines.append(f"| *{k}* | {b['l1']:.4f} | {b['psnr']:.2f} | {b['ssim']:.3f} | | | |")
     return "\n".join(lines)
-
-# %% ../nbs/12_quality.ipynb #feb6e250
-def face_hull_mask(landmarks, size: int, grow: float = 1.0) -> torch.Tensor:
-    "`[B,1,size,size]` float mask, 1 where a pixel's centre lies inside the convex hull of its 68 landmarks (`[B,68,2]` in [0, 1]) scaled by `grow` about their centroid."
-    from scipy.spatial import Delaunay
-    lm = torch.as_tensor(landmarks).detach().cpu().double()
-    if lm.ndim != 3 or tuple(lm.shape[1:]) != (68, 2):
-        raise ValueError(f"face_hull_mask: landmarks has shape {list(lm.shape)}, expected [B, 68, 2] in [0, 1]")
-    c = (torch.arange(size, dtype=torch.float64) + 0.5) / size
-    centres = torch.stack(torch.meshgrid(c, c, indexing='xy'), -1).reshape(-1, 2).numpy()   # (x, y) per pixel, row-major
-    masks = []
-    for l in lm.numpy():
-        m = l.mean(0)
-        masks.append(Delaunay(m + (l - m) * grow).find_simplex(centres) >= 0)
-    return torch.from_numpy(np.stack(masks)).float().view(-1, 1, size, size)
 
 # %% ../nbs/12_quality.ipynb #9d0d827c
 def disagreement_fusion(flow: torch.Tensor, warped: torch.Tensor, landmarks, threshold: float = 0.2, soft: float = 0.1,

@@ -245,10 +245,11 @@ def _to_uint8(x:torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targets:torch.Tensor, batch_size:int=16,
                  temperature:float=0.0, keep_splits:bool=False, seed:int|None=0, progress:bool=False,
-                 precision:str='fp32') -> torch.Tensor:
+                 precision:str='fp32', fuse:bool=True) -> torch.Tensor:
     """`source` [3, S, S] in [0, 1] encoded under its landmarks [68, 2], decoded under each target pose [T, 68, 2],
     in batches on the model's device; returns [T, 3, S, S] clamped to [0, 1], on the CPU. `precision='bf16'`
-    decodes in bfloat16 autocast (opt-in: faster where the hardware has bf16, not exact; see `10_bench`)."""
+    decodes in bfloat16 autocast (opt-in: faster where the hardware has bf16, not exact; see `10_bench`). A model with
+    a fusion mask (`05c_fusion`) blends each decode with the landmark warp of `source`; `fuse=False` gives the flow alone."""
     dev = next(model.parameters()).device
     lat = model.encode(source[None].to(dev).float(), torch.as_tensor(source_landmarks)[None].to(dev).float())
     targets = torch.as_tensor(targets).float()
@@ -260,7 +261,11 @@ def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targ
             w = lat.w.expand(b, *lat.w.shape[1:])
             splits = [s.expand(b, *s.shape[1:]) for s in lat.splits] if keep_splits else None
             with inference_precision(precision, dev):
-                out.append(model.decode(w, tgt, splits=splits, temperature=temperature).float().clamp(0, 1).cpu())
+                dec = model.decode(w, tgt, splits=splits, temperature=temperature).float()
+            if fuse and model.fusion is not None:
+                src_b, lm_b = source[None].to(dev).float().expand(b, -1, -1, -1), torch.as_tensor(source_landmarks)[None].to(dev).float().expand(b, -1, -1)
+                dec = model.fuse_warp(dec, src_b, lm_b, tgt)
+            out.append(dec.clamp(0, 1).cpu())
     return torch.cat(out)
 
 @dataclass

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Publish the release model after `pgflow-train --preset small` (runs/synth64) has finished:
-# copy the model, its metrics.json and config into nbs/models/synth64, plot its curves,
-# evaluate it with pgflow-eval on synthetic 64x64 videos, and redraw the README picture.
+# copy the model, its metrics.json and config into nbs/models/synth64, plot its curves, give it a learned
+# fusion mask (pgflow-fuse: about 10 minutes here; its report goes to fusion.txt), evaluate it with
+# pgflow-eval on synthetic 64x64 videos, and redraw the README picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN=${1:-runs/synth64}
@@ -16,6 +17,7 @@ m["train"].pop("loss_history", None)        # kept in the run folder; the curve 
 json.dump(m, open(sys.argv[2], "w"), indent=2)
 PY
 .venv/bin/python scripts/plot_run.py "$RUN/metrics.json" "$DST/curves.png"
+.venv/bin/pgflow-fuse --model "$DST" | tee "$DST/fusion.txt"
 .venv/bin/pgflow-eval --model "$DST" --data synthetic --out "$DST/eval.json" --quiet
 .venv/bin/python scripts/make_figure.py --model "$DST" --out nbs/images/transfer.png
 ls -la "$DST"
