@@ -17,8 +17,8 @@ from .fusion import face_hull_mask, fuse
 from .train import mean_training_image, wins
 
 # %% auto #0
-__all__ = ['quality_pairs', 'image_scores', 'baseline_scores', 'transfer_decomposition', 'read_results', 'quality_table',
-           'disagreement_fusion']
+__all__ = ['quality_pairs', 'image_scores', 'baseline_scores', 'video_pairs', 'transfer_decomposition', 'read_results',
+           'quality_table', 'disagreement_fusion']
 
 # %% ../nbs/12_quality.ipynb #355e7b5c
 def quality_pairs(n: int = 48, size: int = 64, seed: int = 0):
@@ -37,6 +37,13 @@ def baseline_scores(pairs, n_mean_items: int = 64) -> dict:
     mean = mean_training_image(SynthFaces('train', size=src.shape[-1]), n_mean_items)   # as pgflow-train's baseline
     return {'copy_source': image_scores(src, gt), 'mean_image': image_scores(mean.expand_as(gt), gt),
             'warp': image_scores(landmark_warp(src, slm, tlm), gt)}
+
+# %% ../nbs/12_quality.ipynb #cd219f13
+def video_pairs(videos) -> tuple:
+    "`(source, source landmarks, target landmarks, ground truth)`: frames 1.. of each video (`pgflow.metrics.EvalVideo`) as targets of its frame 0."
+    parts = [(v.images[:1].expand(len(v.images) - 1, -1, -1, -1), v.landmarks[:1].expand(len(v.images) - 1, -1, -1),
+              v.landmarks[1:], v.images[1:]) for v in videos]
+    return tuple(torch.cat(t) for t in zip(*parts))
 
 # %% ../nbs/12_quality.ipynb #5df58bab
 @torch.no_grad()

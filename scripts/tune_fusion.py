@@ -12,23 +12,21 @@ from pgflow.model import PGFlow
 from pgflow.synth import SynthFaces
 from pgflow.warp import landmark_warp
 from pgflow.metrics import synthetic_videos
-from pgflow.transfer import decode_poses
-from pgflow.quality import image_scores, disagreement_fusion
+from pgflow.quality import image_scores, disagreement_fusion, video_pairs
 from pgflow.fileio import atomic_write
 
 GRID = dict(threshold=(0.15, 0.2, 0.25, 0.3), soft=(0.1,), dilate=(0, 1, 2), grow=(1.0, 1.1, 1.2))
 
+def transfers(model, pairs):
+    "(the flow's transfer without any fusion mask, the warp, target landmarks, ground truth) of `pairs`."
+    src, slm, tlm, gt = pairs
+    with torch.no_grad(): flow = model.transfer(src, slm, tlm, 0.0, fuse=False).clamp(0, 1)
+    return flow, landmark_warp(src, slm, tlm), tlm, gt
+
 def tuning_sets(model):
-    "name -> (flow transfer, warp, target landmarks, ground truth) on data the notebook does not score."
-    src, slm, tlm, gt = SynthFaces('val', size=64).transfer_batch(128, start=48)
-    with torch.no_grad(): flow = model.transfer(src, slm, tlm, 0.0).clamp(0, 1)
-    sets = {'pairs 48-175': (flow, landmark_warp(src, slm, tlm), tlm, gt)}
-    vids = synthetic_videos(8, 8, 64, seed=1)
-    parts = [(decode_poses(model, v.images[0], v.landmarks[0], v.landmarks[1:]),
-              landmark_warp(v.images[:1].expand(7, -1, -1, -1), v.landmarks[:1].expand(7, -1, -1), v.landmarks[1:]),
-              v.landmarks[1:], v.images[1:]) for v in vids]
-    sets['videos seed 1'] = tuple(torch.cat(t) for t in zip(*parts))
-    return sets
+    "name -> `transfers` on data the notebook does not score."
+    return {'pairs 48-175': transfers(model, SynthFaces('val', size=64).transfer_batch(128, start=48)),
+            'videos seed 1': transfers(model, video_pairs(synthetic_videos(8, 8, 64, seed=1)))}
 
 def margin(s, w):
     "Smallest relative margin of scores `s` over the warp's `w` (> 0: better on all three)."
