@@ -15,6 +15,7 @@ from fastcore.script import call_parse, Param, store_true
 from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
 from .warp import landmark_warp
+from .fusion import fuse
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_COLUMNS', 'SYNTH_TEST_SEED', 'capped_psnr', 'akd',
@@ -229,14 +230,17 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
     mean_image = torch.cat([v.images for v in videos]).float().mean(0)
     kw = dict(detector=detector, embed=embed, identity_metric=identity_metric)
     refs = lambda frames: detect_normalised(detector, frames) if detector is not None else None  # once per video, for all methods
-    flow_only = lambda src, lm, targets: ((('pgflow_flow_only', decode_poses(model, src, lm, targets, batch_size, fuse=False)),)
-                                          if getattr(model, 'fusion', None) is not None else ())
+    def pgflow_outputs(src, lm, targets, warped):
+        "pgflow's output; with a fusion mask, the flow decoded once and fused with `warped` (already computed), and the flow alone."
+        flow = decode_poses(model, src, lm, targets, batch_size, fuse=False)
+        if getattr(model, 'fusion', None) is None: return (('pgflow', flow),)
+        dev = next(model.fusion.parameters()).device
+        return (('pgflow', fuse(model.fusion, flow.to(dev), warped.to(dev), targets)[0].cpu()), ('pgflow_flow_only', flow))
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
-        out = decode_poses(model, src, v.landmarks[0], v.landmarks, batch_size)
         warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)
         ref = refs(v.images)
-        for name, o in (('pgflow', out), *flow_only(src, v.landmarks[0], v.landmarks), ('copy_source', src.expand(T, -1, -1, -1)),
+        for name, o in (*pgflow_outputs(src, v.landmarks[0], v.landmarks, warped), ('copy_source', src.expand(T, -1, -1, -1)),
                         ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
             score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, ref_landmarks=ref, **kw)
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
@@ -252,10 +256,9 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
             else:  # real: source moved by the driving motion (relative mode); no ground truth
                 gt, targets = None, v.landmarks[0][None] + (d.landmarks - d.landmarks[0][None])
             src, T = v.images[0], len(targets)
-            out = decode_poses(model, src, v.landmarks[0], targets, batch_size)
             warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets)
             ref = refs(gt if gt is not None else d.images)   # AKD against the ground truth, else the driving frames
-            for name, o in (('pgflow', out), *flow_only(src, v.landmarks[0], targets), ('copy_source', src.expand(T, -1, -1, -1)),
+            for name, o in (*pgflow_outputs(src, v.landmarks[0], targets, warped), ('copy_source', src.expand(T, -1, -1, -1)),
                             ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
                 score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), ref_landmarks=ref, **kw)
         if videos[0].person is None:

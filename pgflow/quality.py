@@ -6,7 +6,6 @@
 from __future__ import annotations
 import json, math
 from pathlib import Path
-import numpy as np
 import torch
 import torch.nn.functional as F
 from .model import PGFlow
