@@ -571,6 +571,10 @@ d = { 'settings': { 'branch': 'main',
                                  'pgflow.transfer.training_margin': ('transfer.html#training_margin', 'pgflow/transfer.py'),
                                  'pgflow.transfer.transfer_files': ('transfer.html#transfer_files', 'pgflow/transfer.py'),
                                  'pgflow.transfer.write_frames': ('transfer.html#write_frames', 'pgflow/transfer.py')},
-            'pgflow.warp': { 'pgflow.warp.border_points': ('warp.html#border_points', 'pgflow/warp.py'),
+            'pgflow.warp': { 'pgflow.warp._mesh_map': ('warp.html#_mesh_map', 'pgflow/warp.py'),
+                             'pgflow.warp._pixel_centres': ('warp.html#_pixel_centres', 'pgflow/warp.py'),
+                             'pgflow.warp.border_points': ('warp.html#border_points', 'pgflow/warp.py'),
                              'pgflow.warp.landmark_warp': ('warp.html#landmark_warp', 'pgflow/warp.py'),
-                             'pgflow.warp.piecewise_affine': ('warp.html#piecewise_affine', 'pgflow/warp.py')}}}
+                             'pgflow.warp.piecewise_affine': ('warp.html#piecewise_affine', 'pgflow/warp.py'),
+                             'pgflow.warp.warp_displacement': ('warp.html#warp_displacement', 'pgflow/warp.py'),
+                             'pgflow.warp.warp_field': ('warp.html#warp_field', 'pgflow/warp.py')}}}

@@ -235,7 +235,7 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
         flow = decode_poses(model, src, lm, targets, batch_size, fuse=False)
         if getattr(model, 'fusion', None) is None: return (('pgflow', flow),)
         dev = next(model.fusion.parameters()).device
-        return (('pgflow', fuse(model.fusion, flow.to(dev), warped.to(dev), targets)[0].cpu()), ('pgflow_flow_only', flow))
+        return (('pgflow', fuse(model.fusion, flow.to(dev), warped.to(dev), lm.expand(len(targets), -1, -1), targets)[0].cpu()), ('pgflow_flow_only', flow))
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
         warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)

@@ -285,7 +285,7 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
             raise ValueError("PGFlow: a model with a fusion mask needs the landmarks [B, 68, 2] themselves, not conditions "
                              "(the warp moves pixels by them); or pass fuse=False")
         warped = landmark_warp(x, landmarks_src, landmarks_tgt).to(decoded)
-        return fuse(self.fusion, decoded, warped, landmarks_tgt)[0]
+        return fuse(self.fusion, decoded, warped, landmarks_src, landmarks_tgt)[0]
 
     @torch.no_grad()
     def sample(self, landmarks, temperature: float = 0.7):

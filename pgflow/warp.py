@@ -12,7 +12,7 @@ import torch
 from .posemap import N_LANDMARKS
 
 # %% auto #0
-__all__ = ['border_points', 'piecewise_affine', 'landmark_warp']
+__all__ = ['border_points', 'piecewise_affine', 'warp_field', 'landmark_warp', 'warp_displacement']
 
 # %% ../nbs/05a_warp.ipynb #e0449062
 def border_points(h: int, w: int, n: int = 4) -> np.ndarray:
@@ -51,10 +51,48 @@ def piecewise_affine(from_pts, to_pts):
         return out
     return apply
 
+# %% ../nbs/05a_warp.ipynb #fa99bffe
+def _pixel_centres(h: int, w: int) -> np.ndarray:
+    "`(h * w, 2)` pixel centres `(x, y)`, row-major."
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float64)
+
+def _mesh_map(s: np.ndarray, t: np.ndarray, pix: np.ndarray, border: np.ndarray):
+    "Source positions `(N, 2)` of `pix` under the piecewise-affine map taking points `t` to `s` (pixel units), or None."
+    from scipy.spatial import Delaunay
+    if not (np.isfinite(s).all() and np.isfinite(t).all()): return None
+    if min(np.ptp(s, 0).min(), np.ptp(t, 0).min()) < 1: return None
+    try: mesh = Delaunay(np.concatenate([t, border]))
+    except (ValueError, RuntimeError): return None                  # scipy's QhullError is a RuntimeError
+    k = mesh.find_simplex(pix)
+    inside = k >= 0                                                  # every pixel centre, short of rounding: the border closes the mesh
+    aff = mesh.transform[k[inside]]                                  # per pixel: the inverse of its triangle's frame, then its origin
+    bc = np.einsum('nij,nj->ni', aff[:, :2], pix[inside] - aff[:, 2])
+    bary = np.concatenate([bc, 1 - bc.sum(1, keepdims=True)], 1)
+    q = np.einsum('ni,nij->nj', bary, np.concatenate([s, border])[mesh.simplices[k[inside]]])
+    out = pix.copy()
+    ok = np.isfinite(q).all(1)                                       # a flat sliver triangle: leave its pixels in place
+    out[np.flatnonzero(inside)[ok]] = q[ok]
+    return out
+
+def warp_field(src_landmarks, tgt_landmarks, h: int, w: int) -> tuple:
+    "`(field, copied)`: `field[b, y, x]` is the `(x, y)` pixel position in source `b` that output pixel `(x, y)` reads (`[B, h, w, 2]` float64 numpy) when `src_landmarks` move to `tgt_landmarks` (`[B, 68, 2]` in [0, 1]); `copied` lists the items that got the identity (degenerate landmarks)."
+    src, tgt = (np.asarray(a, np.float64) for a in (src_landmarks, tgt_landmarks))
+    if src.shape != tgt.shape or src.ndim != 3 or src.shape[1:] != (N_LANDMARKS, 2):
+        raise ValueError(f"warp_field: expected two [B, 68, 2] landmark arrays, got {list(src.shape)} and {list(tgt.shape)}")
+    size, hi = np.array([w, h], np.float64), np.array([w - 1, h - 1], np.float64)
+    pix, border = _pixel_centres(h, w), border_points(h, w)
+    fields, copied = [], []
+    for i, (s, t) in enumerate(zip(src * size - 0.5, tgt * size - 0.5)):
+        q = _mesh_map(np.clip(s, 0, hi), np.clip(t, 0, hi), pix, border) if np.isfinite(s).all() and np.isfinite(t).all() else None
+        if q is None: copied.append(i); q = pix
+        fields.append(q.reshape(h, w, 2))
+    return np.stack(fields) if fields else np.zeros((0, h, w, 2)), copied
+
 # %% ../nbs/05a_warp.ipynb #4beb3e7b
 def landmark_warp(images, src_landmarks, tgt_landmarks) -> torch.Tensor:
     "Piecewise-affine warp of `images` ([B, 3, H, W] or [3, H, W] in [0, 1]) moving `src_landmarks` to `tgt_landmarks` ([B, 68, 2] in [0, 1])."
-    from skimage.transform import warp
+    import torch.nn.functional as F
     x = images if isinstance(images, torch.Tensor) else torch.as_tensor(np.asarray(images))
     if x.ndim not in (3, 4) or x.shape[-3] != 3 or not x.is_floating_point():
         raise ValueError(f"landmark_warp: images has shape {list(x.shape)} ({x.dtype}), "
@@ -70,23 +108,20 @@ def landmark_warp(images, src_landmarks, tgt_landmarks) -> torch.Tensor:
             raise ValueError(f"landmark_warp: {name} has shape {list(t.shape)}, expected [B, 68, 2] "
                              f"with B = {B}, the number of images ((x, y) in [0, 1])")
         lms.append(t.detach().cpu().double().numpy())
-    imgs = xb.detach().cpu().double().permute(0, 2, 3, 1).numpy()
-    size, hi = np.array([W, H], np.float64), np.array([W - 1, H - 1], np.float64)
-    border = border_points(H, W)
-    out, copied = [], []
-    for i in range(B):
-        s, t = lms[0][i] * size - 0.5, lms[1][i] * size - 0.5
-        f = None
-        if np.isfinite(s).all() and np.isfinite(t).all():
-            s, t = np.clip(s, 0, hi), np.clip(t, 0, hi)
-            if np.ptp(s, 0).min() >= 1 and np.ptp(t, 0).min() >= 1:
-                f = piecewise_affine(np.concatenate([t, border]), np.concatenate([s, border]))
-        if f is None:
-            copied.append(i); out.append(imgs[i])
-        else:
-            out.append(warp(imgs[i], f, order=1, mode='edge'))
+    field, copied = warp_field(*lms, H, W)
     if copied:
         warnings.warn(f"landmark_warp: degenerate landmarks (NaN / infinite, or spanning under one pixel) "
                       f"for item(s) {copied} of {B}: copied the source for those", stacklevel=2)
-    res = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).to(device=x.device, dtype=x.dtype)
+    grid = torch.from_numpy((field + 0.5) / np.array([W, H]) * 2 - 1)   # pixel centres -> grid_sample's [-1, 1]
+    res = F.grid_sample(xb.detach().cpu().double(), grid, mode='bilinear', padding_mode='border', align_corners=False)
+    res = res.to(device=x.device, dtype=x.dtype)
     return res[0] if single else res
+
+# %% ../nbs/05a_warp.ipynb #a4dc9266
+def warp_displacement(src_landmarks, tgt_landmarks, size: int) -> torch.Tensor:
+    "`[B, 1, size, size]` float32: how far the warp moving `src_landmarks` to `tgt_landmarks` (`[B, 68, 2]` in [0, 1]) moves each pixel, in image sides."
+    lms = [torch.as_tensor(np.asarray(l.detach().cpu() if isinstance(l, torch.Tensor) else l)).double().numpy()
+           for l in (src_landmarks, tgt_landmarks)]
+    field, _ = warp_field(*lms, size, size)
+    d = np.linalg.norm(field - _pixel_centres(size, size).reshape(size, size, 2), axis=-1) / size
+    return torch.from_numpy(d).float()[:, None]
