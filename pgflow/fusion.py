@@ -14,12 +14,12 @@ import torch.nn.functional as F
 from fastcore.script import call_parse, Param
 from tqdm.auto import tqdm
 
-from .warp import landmark_warp, warp_displacement
+from .warp import landmark_warp
 from .imagemetrics import ssim
 
 # %% auto #0
-__all__ = ['STILL_PX', 'face_hull_mask', 'FusionMask', 'fuse', 'fusion_pairs', 'fusion_loss', 'train_fusion', 'fusion_report',
-           'pgflow_fuse', 'main']
+__all__ = ['STILL_PX', 'face_hull_mask', 'FusionMask', 'pose_change_gate', 'fuse', 'fusion_pairs', 'fusion_loss', 'train_fusion',
+           'fusion_report', 'pgflow_fuse', 'main']
 
 # %% ../nbs/05c_fusion.ipynb #a01a2c5c
 def face_hull_mask(landmarks, size: int, grow: float = 1.0) -> torch.Tensor:
@@ -37,42 +37,45 @@ def face_hull_mask(landmarks, size: int, grow: float = 1.0) -> torch.Tensor:
     return torch.from_numpy(np.stack(masks)).float().view(-1, 1, size, size)
 
 # %% ../nbs/05c_fusion.ipynb #0f96fd18
-STILL_PX = 0.25  # pixels: the stillness gate's scale (1 - exp(-displacement / STILL_PX))
-
 class FusionMask(nn.Module):
     "Per-pixel weight `[B,1,S,S]` in (0, 1) of the flow's transfer against the landmark warp (1: the flow)."
     def __init__(self, width: int = 24):
         super().__init__()
         if width < 1: raise ValueError(f"FusionMask: width must be >= 1, got {width}")
         w = width
-        self.full = nn.Sequential(nn.Conv2d(9, w, 3, padding=1), nn.SiLU(), nn.Conv2d(w, w, 3, padding=1), nn.SiLU())
+        self.full = nn.Sequential(nn.Conv2d(8, w, 3, padding=1), nn.SiLU(), nn.Conv2d(w, w, 3, padding=1), nn.SiLU())
         self.coarse = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), nn.SiLU(),
                                   nn.Conv2d(2 * w, 2 * w, 3, padding=2, dilation=2), nn.SiLU(),
                                   nn.Conv2d(2 * w, 2 * w, 3, padding=4, dilation=4), nn.SiLU())
         self.head = nn.Sequential(nn.Conv2d(3 * w, w, 3, padding=1), nn.SiLU(), nn.Conv2d(w, 1, 3, padding=1))
         nn.init.zeros_(self.head[-1].weight); nn.init.constant_(self.head[-1].bias, -2.0)
 
-    def forward(self, flow: torch.Tensor, warped: torch.Tensor, hull: torch.Tensor, moved: torch.Tensor) -> torch.Tensor:
-        "`flow`, `warped` `[B,3,S,S]` in [0, 1]; `hull` (`face_hull_mask`) and `moved` (`warp_displacement`) `[B,1,S,S]`."
-        x = torch.cat([flow - 0.5, warped - 0.5, (flow - warped).abs().mean(1, keepdim=True), hull.to(flow), 10 * moved.to(flow)], 1)
+    def forward(self, flow: torch.Tensor, warped: torch.Tensor, hull: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([flow - 0.5, warped - 0.5, (flow - warped).abs().mean(1, keepdim=True), hull.to(flow)], 1)
         a = self.full(x)
         b = F.interpolate(self.coarse(F.avg_pool2d(a, 2)), size=a.shape[-2:], mode='nearest')
-        still_gate = 1 - torch.exp(-moved.to(flow) * flow.shape[-1] / STILL_PX)   # displacement in pixels; 0 where the warp is exact
-        return torch.sigmoid(self.head(torch.cat([a, b], 1))) * still_gate
+        return torch.sigmoid(self.head(torch.cat([a, b], 1)))
 
 # %% ../nbs/05c_fusion.ipynb #4707b612
+STILL_PX = 0.1  # pixels: the pose-change gate's scale, 1 - exp(-largest landmark move / STILL_PX)
+
+def pose_change_gate(src_landmarks, tgt_landmarks, size: int) -> torch.Tensor:
+    "`[B,1,1,1]`: 0 when no landmark moves (the warp is then the source, exactly), 1 once the largest move is a pixel or so."
+    move = (torch.as_tensor(tgt_landmarks) - torch.as_tensor(src_landmarks)).norm(dim=-1).amax(-1) * size
+    return (1 - torch.exp(-move.nan_to_num(0.0) / STILL_PX)).view(-1, 1, 1, 1)
+
 def fuse(mask_net: FusionMask, flow: torch.Tensor, warped: torch.Tensor, src_landmarks, tgt_landmarks) -> tuple:
     "`(fused, mask)`: `mask * flow + (1 - mask) * warped`, the warp moving `src_landmarks` to `tgt_landmarks` `[B,68,2]`; `flow` is clamped to [0, 1] first."
     if flow.shape != warped.shape: raise ValueError(f"fuse: flow {list(flow.shape)} and warped {list(warped.shape)} differ")
     flow, size = flow.clamp(0, 1), flow.shape[-1]
-    mask = mask_net(flow, warped, face_hull_mask(tgt_landmarks, size).to(flow.device),
-                    warp_displacement(src_landmarks, tgt_landmarks, size).to(flow.device))
+    mask = mask_net(flow, warped, face_hull_mask(tgt_landmarks, size).to(flow.device))
+    mask = mask * pose_change_gate(src_landmarks, tgt_landmarks, size).to(mask)
     return mask * flow + (1 - mask) * warped, mask
 
 # %% ../nbs/05c_fusion.ipynb #281a392d
 @torch.no_grad()
 def fusion_pairs(model, n: int = 2000, seed: int = 0, batch_size: int = 64, progress: bool = False) -> tuple:
-    "`(flow, warped, hull, moved, target)` of `n` training cross pairs: frames a1 -> a2 and a2 -> a1 of `n // 2` synthetic quadruplets."
+    "`(flow, warped, hull, target)` of `n` training cross pairs: frames a1 -> a2 and a2 -> a1 of `n // 2` synthetic quadruplets."
     from pgflow.synth import SynthFaces
     if n < 2 or n % 2: raise ValueError(f"fusion_pairs: n must be an even number >= 2, got {n}")
     data = SynthFaces('train', size=model.config.image_size, seed=seed)
@@ -89,7 +92,7 @@ def fusion_pairs(model, n: int = 2000, seed: int = 0, batch_size: int = 64, prog
     finally: model.train(was)
     warped = torch.cat([landmark_warp(src[i:i + batch_size], slm[i:i + batch_size], tlm[i:i + batch_size])
                         for i in tqdm(range(0, n, batch_size), desc='warp', disable=not progress)])
-    return flow, warped, face_hull_mask(tlm, src.shape[-1]), warp_displacement(slm, tlm, src.shape[-1]), tgt
+    return flow, warped, face_hull_mask(tlm, src.shape[-1]), tgt
 
 # %% ../nbs/05c_fusion.ipynb #82fca334
 def fusion_loss(fused: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -104,16 +107,16 @@ def train_fusion(model, pairs: tuple, steps: int = 800, batch_size: int = 32, lr
         model.fusion = FusionMask(width).to(next(model.parameters()).device)
         model.config.fusion_width = width
     net, dev = model.fusion, next(model.fusion.parameters()).device
-    if len(pairs) != 5: raise ValueError(f"train_fusion: pairs has {len(pairs)} items, expected the 5 of fusion_pairs (flow, warped, hull, moved, target)")
+    flow, warped, hull, target = pairs
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     losses, was = [], net.training
     net.train()
     for step in tqdm(range(steps), desc='fusion', disable=not progress):
         for group in opt.param_groups: group['lr'] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-        idx = torch.randint(0, len(pairs[0]), (batch_size,), generator=g)
-        f, w, h, d, t = (v[idx].to(dev) for v in pairs)
-        m = net(f, w, h, d)
+        idx = torch.randint(0, len(flow), (batch_size,), generator=g)
+        f, w, h, t = (v[idx].to(dev) for v in (flow, warped, hull, target))
+        m = net(f, w, h)
         loss = fusion_loss(m * f + (1 - m) * w, t)
         opt.zero_grad(); loss.backward(); opt.step()
         losses.append(loss.item())

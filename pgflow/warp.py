@@ -12,7 +12,7 @@ import torch
 from .posemap import N_LANDMARKS
 
 # %% auto #0
-__all__ = ['border_points', 'piecewise_affine', 'warp_field', 'landmark_warp', 'warp_displacement']
+__all__ = ['border_points', 'piecewise_affine', 'warp_field', 'landmark_warp']
 
 # %% ../nbs/05a_warp.ipynb #e0449062
 def border_points(h: int, w: int, n: int = 4) -> np.ndarray:
@@ -116,12 +116,3 @@ def landmark_warp(images, src_landmarks, tgt_landmarks) -> torch.Tensor:
     res = F.grid_sample(xb.detach().cpu().double(), grid, mode='bilinear', padding_mode='border', align_corners=False)
     res = res.to(device=x.device, dtype=x.dtype)
     return res[0] if single else res
-
-# %% ../nbs/05a_warp.ipynb #a4dc9266
-def warp_displacement(src_landmarks, tgt_landmarks, size: int) -> torch.Tensor:
-    "`[B, 1, size, size]` float32: how far the warp moving `src_landmarks` to `tgt_landmarks` (`[B, 68, 2]` in [0, 1]) moves each pixel, in image sides."
-    lms = [torch.as_tensor(np.asarray(l.detach().cpu() if isinstance(l, torch.Tensor) else l)).double().numpy()
-           for l in (src_landmarks, tgt_landmarks)]
-    field, _ = warp_field(*lms, size, size)
-    d = np.linalg.norm(field - _pixel_centres(size, size).reshape(size, size, 2), axis=-1) / size
-    return torch.from_numpy(d).float()[:, None]
