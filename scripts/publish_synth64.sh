@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Publish the release model after `pgflow-train --preset small` (runs/synth64) has finished:
 # copy the model, its metrics.json and config into nbs/models/synth64, plot its curves, give it a learned
-# fusion mask (pgflow-fuse: about 10 minutes here; its report goes to fusion.txt), evaluate it with
+# fusion mask (pgflow-fuse: about 6 minutes here; its report goes to fusion.txt), evaluate it with
 # pgflow-eval on synthetic 64x64 videos, and redraw the README picture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
