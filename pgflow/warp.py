@@ -84,7 +84,7 @@ def warp_field(src_landmarks, tgt_landmarks, h: int, w: int) -> tuple:
     pix, border = _pixel_centres(h, w), border_points(h, w)
     fields, copied = [], []
     for i, (s, t) in enumerate(zip(src * size - 0.5, tgt * size - 0.5)):
-        q = _mesh_map(np.clip(s, 0, hi), np.clip(t, 0, hi), pix, border) if np.isfinite(s).all() and np.isfinite(t).all() else None
+        q = _mesh_map(np.clip(s, 0, hi), np.clip(t, 0, hi), pix, border)   # clipping keeps NaN, which _mesh_map refuses
         if q is None: copied.append(i); q = pix
         fields.append(q.reshape(h, w, 2))
     return np.stack(fields) if fields else np.zeros((0, h, w, 2)), copied
