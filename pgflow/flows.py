@@ -130,15 +130,36 @@ class InvConv1x1(nn.Module):
         self._cache, self._cache_key = None, None
         return super().train(mode)
 
+    def _factored(self, x) -> bool:
+        "Apply `P`, `L`, `U` to the pixels one by one instead of building `W` or `W^-1` (a `C^3` product or solve): cheaper with fewer pixels than channels."
+        return self.lu and not self._cacheable() and x.shape[0] * x.shape[2] * x.shape[3] < x.shape[1]
+
     def forward(self, x, cond=None):
-        w, _, ld = self.weights()
-        y = F.conv2d(x, w.to(x.dtype)[:, :, None, None])
+        if self._factored(x):   # W x = P (L (U x)), on pixel rows
+            l, u = self._lu()
+            rows = _pixel_rows(x).to(l.dtype) @ u.T @ l.T
+            y, ld = _from_pixel_rows(rows[:, self._perm_index()], x), self.log_s.sum()
+        else:
+            w, _, ld = self.weights()
+            y = F.conv2d(x, w.to(x.dtype)[:, :, None, None])
         return y, (ld * x.shape[2] * x.shape[3]).expand(x.shape[0])
 
     def reverse(self, y, cond=None):
+        if self._factored(y):   # W^-1 y = U^-1 (L^-1 (P^T y)), by triangular solves on the pixels themselves
+            l, u = self._lu()
+            cols = _pixel_rows(y).to(l.dtype)[:, torch.argsort(self._perm_index())].T
+            cols = torch.linalg.solve_triangular(l, cols, upper=False, unitriangular=True)
+            return _from_pixel_rows(torch.linalg.solve_triangular(u, cols, upper=True).T, y)
         # eval: the cached inverse; training: only the inverse is built (not W as well)
         winv = self.weights()[1] if self._cacheable() else self._inverse()
         return F.conv2d(y, winv.to(y.dtype)[:, :, None, None])
+
+def _pixel_rows(x): return x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+def _from_pixel_rows(rows, like):
+    "Rows `[B*H*W, C]` back to the layout and dtype of `like` `[B, C, H, W]`."
+    b, c, h, w = like.shape
+    return rows.reshape(b, h, w, c).permute(0, 3, 1, 2).contiguous().to(like.dtype)
+
 
 # %% ../nbs/01_flows.ipynb #52af65c4
 def ones_padded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -147,7 +168,9 @@ def ones_padded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     h, w = x.shape[-2:]
     ring = F.pad(x.new_zeros(1, 1, h, w), [1, 1, 1, 1], value=1.0)
     border = F.conv2d(ring, weight.sum(1, keepdim=True).to(x.dtype))          # [1, cout, h, w], zero inside
-    if 9 * cout <= cin:   # few outputs: the nine taps as one 1x1 conv, then shifted adds
+    if h == 1 and w == 1:   # one pixel: only the centre tap sees x, the other eight see the ring
+        y = F.linear(x.flatten(1), weight[:, :, 1, 1].to(x.dtype), None if bias is None else bias.to(x.dtype)).view(-1, cout, 1, 1)
+    elif 9 * cout <= cin:   # few outputs: the nine taps as one 1x1 conv, then shifted adds
         taps = F.conv2d(x, weight.permute(2, 3, 0, 1).reshape(9 * cout, cin, 1, 1).to(x.dtype))
         taps = F.pad(taps, [1, 1, 1, 1]).unflatten(1, (3, 3, cout))
         y = sum(taps[:, u, v, :, u:u + h, v:v + w] for u in range(3) for v in range(3))
