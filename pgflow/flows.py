@@ -10,9 +10,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CHANNELS_LAST_MAX_IN', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'ones_padded_conv3x3', 'scale_fn',
-           'ZeroConv2d', 'subnet', 'PoseFeatures', 'split_conv', 'pose_conv', 'Coupling', 'squeeze', 'unsqueeze',
-           'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep',
+__all__ = ['CHANNELS_LAST_MAX_IN', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'tap_sum', 'ones_padded_conv3x3',
+           'scale_fn', 'ZeroConv2d', 'subnet', 'PoseFeatures', 'split_conv', 'pose_conv', 'Coupling', 'squeeze',
+           'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep',
            'InvertibleSequence', 'run_steps', 'LevelPose', 'Level']
 
 # %% ../nbs/01_flows.ipynb #f8ec2d46
@@ -161,6 +161,30 @@ def _from_pixel_rows(rows, like):
     return rows.reshape(b, h, w, c).permute(0, 3, 1, 2).contiguous().to(like.dtype)
 
 
+# %% ../nbs/01_flows.ipynb #4c7080f4
+class _TapSum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, taps):
+        b, c9, h, w = taps.shape
+        t = taps.unflatten(1, (3, 3, c9 // 9))
+        y = t[:, 1, 1].clone(memory_format=torch.contiguous_format)
+        for u, v in ((u, v) for u in range(3) for v in range(3) if (u, v) != (1, 1)):
+            di, dj = u - 1, v - 1     # y[i, j] += tap (u, v) at (i + di, j + dj), where that lies inside
+            y[:, :, max(0, -di):h - max(0, di), max(0, -dj):w - max(0, dj)] += \
+                t[:, u, v, :, max(0, di):h + min(0, di), max(0, dj):w + min(0, dj)]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        b, c, h, w = g.shape
+        gp = F.pad(g, [1, 1, 1, 1])   # tap (u, v) at (i, j) fed y at (i - u + 1, j - v + 1)
+        return torch.stack([gp[:, :, 2 - u:2 - u + h, 2 - v:2 - v + w] for u in range(3) for v in range(3)], 1).flatten(1, 2)
+
+def tap_sum(taps: torch.Tensor) -> torch.Tensor:
+    "A zero-padded 3x3 conv's output `[B, C, H, W]` from its nine taps' outputs `[B, 9*C, H, W]` (tap-major: `(u, v, c)`)."
+    return _TapSum.apply(taps)
+
+
 # %% ../nbs/01_flows.ipynb #52af65c4
 def ones_padded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     "`F.conv2d(F.pad(x, [1, 1, 1, 1], value=1.0), weight, bias)` for a 3x3 `weight`, without building the padded copy."
@@ -171,9 +195,7 @@ def ones_padded_conv3x3(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     if h == 1 and w == 1:   # one pixel: only the centre tap sees x, the other eight see the ring
         y = F.linear(x.flatten(1), weight[:, :, 1, 1].to(x.dtype), None if bias is None else bias.to(x.dtype)).view(-1, cout, 1, 1)
     elif 9 * cout <= cin:   # few outputs: the nine taps as one 1x1 conv, then shifted adds
-        taps = F.conv2d(x, weight.permute(2, 3, 0, 1).reshape(9 * cout, cin, 1, 1).to(x.dtype))
-        taps = F.pad(taps, [1, 1, 1, 1]).unflatten(1, (3, 3, cout))
-        y = sum(taps[:, u, v, :, u:u + h, v:v + w] for u in range(3) for v in range(3))
+        y = tap_sum(F.conv2d(x, weight.permute(2, 3, 0, 1).reshape(9 * cout, cin, 1, 1).to(x.dtype)))
         if bias is not None: y = y + bias.to(x.dtype).view(1, -1, 1, 1)
     else:
         y = F.conv2d(x, weight.to(x.dtype), None if bias is None else bias.to(x.dtype), padding=1)
