@@ -161,7 +161,7 @@ def _from_pixel_rows(rows, like):
     return rows.reshape(b, h, w, c).permute(0, 3, 1, 2).contiguous().to(like.dtype)
 
 
-# %% ../nbs/01_flows.ipynb #4c7080f4
+# %% ../nbs/01_flows.ipynb #000cf981
 class _TapSum(torch.autograd.Function):
     @staticmethod
     def forward(ctx, taps):

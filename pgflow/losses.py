@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .model import dequantize, select_poses, nll_bits, nll_bits_per_dim
+from .model import dequantize, nll_bits, nll_bits_per_dim
 # image metrics and pretrained networks have their own modules; importable from here as before
 from .imagemetrics import l1_error, psnr, ssim, gaussian_window
 from .networks import (VGG16_LAYERS, VGG16_FEATURES, VGG16Features, SEModule, BottleneckIRSE, IRSE_UNITS, IRSE,
@@ -116,8 +116,10 @@ class PGFlowObjective(nn.Module):
             out["self_l1"] = reconstruction_l1(self.model.decode(lat.w, poses, temperature=c.temperature), x)
         need_cross = c.cross_l1 > 0 or c.perceptual > 0 or c.identity > 0
         if need_cross:
-            cross = self.model.decode(lat.w, select_poses(poses, swap), temperature=c.temperature)    # w of a1 in the pose of a2 ...
-            target = x[swap]                                                       # ... is frame a2
+            # w of a1 in the pose of a2 is frame a2: decode the swapped codes under the frames' own poses (the same
+            # pairs as the codes under swapped poses, in the targets' order), so the pose features serve as they are
+            cross = self.model.decode(lat.w[swap], poses, temperature=c.temperature)
+            target = x
             out["cross_l1"] = reconstruction_l1(cross, target)
             if c.perceptual > 0:
                 fp, ft = self.vgg("forward", cross), self.vgg("forward", target)

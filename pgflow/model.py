@@ -214,7 +214,7 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
     def pose_features(self, landmarks) -> list:
         """Landmarks (or `conditions(landmarks)`) -> per level, a `LevelPose`: the pose maps with the pose part of
         every conditioned conv computed once. Pass it to `encode`/`decode` wherever the same poses are used more
-        than once (a training step encodes and decodes under the same poses; `select_poses` permutes them for the
+        than once (a training step encodes and decodes under the same poses; `select_poses` permutes them for a
         cross decode). Same values as passing the landmarks; in eval without gradients the levels cache them."""
         return [lv.pose_features(c) for lv, c in zip(self.levels, self._conditions(landmarks))]
 
