@@ -478,7 +478,7 @@ class InvertibleSequence(torch.autograd.Function):
         for k in order:
             step = steps[k]
             cond, leaves = _cond_leaves(spec[k], cond_tensors, needs)
-            recompute = _recompute_coupling_step if _one_subnet(step) else _recompute_generic
+            recompute = _recompute_flow_step if isinstance(step, FlowStep) else _recompute_generic
             x, gx, gcs, pgrads = recompute(step, y, cond, [l for _, l in leaves], grad_y, grad_logdet, fwd, ctx.autocast)
             grad_y = gx if gx is not None else torch.zeros_like(x)
             for (j, _), g in zip(leaves, gcs):
@@ -511,10 +511,6 @@ def _cond_leaves(s, tensors, needs):
     items = [tensors[i].detach().requires_grad_(True) if needs[i] else tensors[i] for i in s[1]]
     return (PoseFeatures(items) if s[0] else items[0]), [(i, t) for i, t in zip(s[1], items) if needs[i]]
 
-def _one_subnet(step) -> bool:
-    "A `FlowStep` whose coupling has one subnet (2 chunks): its backward can reuse one subnet evaluation."
-    return isinstance(step, FlowStep) and step.coupling.targets == [1]
-
 def _recompute_generic(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
     """Rebuild the step's input from `out` (no graph), re-run the step with autograd and backpropagate.
     `cond` is built on the detached `leaves` that need a gradient.
@@ -534,52 +530,58 @@ def _recompute_generic(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
     n = len(leaves)
     return x, g[0], list(g[1:1 + n]), list(zip(sp, g[1 + n:]))
 
-def _recompute_coupling_step(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
-    """`_recompute_generic` for a 2-chunk `FlowStep` with ONE subnet evaluation instead of two.
-    The coupling passes its first chunk `a` through unchanged, so the subnet input is known
-    from either side: evaluate `shift, log_s = subnet(a, cond)` once with autograd, use it
-    (detached) to rebuild the other side, then backpropagate in two stages: through the
-    coupling (leaves `a`, `b`, the condition's leaves, subnet parameters) and through ActNorm + 1x1 conv (cheap)."""
+def _recompute_flow_step(step, out, cond, leaves, g_out, g_logdet, fwd, autocast):
+    """`_recompute_generic` for a `FlowStep` (any number of chunks) with each subnet evaluated ONCE.
+    The coupling updates one chunk at a time from the others, so each subnet's input is known from the
+    step's output: undo the updates, last applied first, each time evaluating `shift, log_s` with autograd on
+    the chunk values that subnet saw, rebuilding the updated chunk's previous value (no graph) and
+    backpropagating that one update (into the chunks, the condition's leaves and the subnet's parameters).
+    ActNorm + 1x1 conv (cheap) are rebuilt and backpropagated on the side away from the coupling."""
     cp, dev, (on, dt) = step.coupling, autocast[0], autocast[1:]
-    ca, n = cp.sizes[0], len(leaves)
+    n = len(leaves)
     lin = [p for m in (step.actnorm, step.invconv) for p in m.parameters() if p.requires_grad]
-    sub = [p for p in cp.parameters() if p.requires_grad]
+    g_leaves, pgrads = [None] * n, []
     with torch.enable_grad(), torch.autocast(dev, dtype=dt, enabled=on):
-        if fwd:   # out = y = (a, y_b); rebuild u = (a, u_b), the coupling's input, then x
-            a, yb = (t.detach() for t in out.split(cp.sizes, 1))
-            a.requires_grad_(True)
-            shift, log_s = cp._shift_log_s(0, [a, None], 1, cond)
-            with torch.no_grad():
-                ub = yb - shift if log_s is None else yb * torch.exp(-log_s) - shift
-                x = step.actnorm.reverse(step.invconv.reverse(torch.cat([a, ub], 1)))
-            b = ub.requires_grad_(True)
-            outs = [b + shift if log_s is None else (b + shift) * log_s.exp()]
-            gouts = [g_out[:, ca:]]
-            if log_s is not None: outs.append(log_s.flatten(1).sum(1)); gouts.append(g_logdet)
-            g = torch.autograd.grad(outs, [a, b] + leaves + sub, gouts, allow_unused=True)
-            gu = torch.cat([g_out[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
+        if fwd:   # out = coupling(u), u = invconv(actnorm(x))
+            chunks, G = list(out.detach().split(cp.sizes, 1)), list(g_out.split(cp.sizes, 1))
+        else:     # out = actnorm^-1(invconv^-1(u)), u = coupling^-1(y): u from out, then backpropagate the linear part
+            with torch.no_grad(): u = step.invconv(step.actnorm(out)[0])[0]
+            ui = u.detach().requires_grad_(True)
+            g2 = torch.autograd.grad([step.actnorm.reverse(step.invconv.reverse(ui))], [ui] + lin, [g_out], allow_unused=True)
+            lin_grads = g2[1:]
+            chunks, G = list(u.detach().split(cp.sizes, 1)), list(_or_zeros(g2[0], ui).split(cp.sizes, 1))
+        updates = list(enumerate(cp.targets))          # applied in this order by forward, reversed by reverse
+        for i, t in (reversed(updates) if fwd else updates):
+            ins = [None if j == t else c.detach().requires_grad_(True) for j, c in enumerate(chunks)]
+            shift, log_s = cp._shift_log_s(i, ins, t, cond)
+            with torch.no_grad():   # chunk t before this update
+                if fwd: prev = chunks[t] - shift if log_s is None else chunks[t] * torch.exp(-log_s) - shift
+                else: prev = chunks[t] + shift if log_s is None else (chunks[t] + shift) * log_s.exp()
+            b = prev.requires_grad_(True)
+            if fwd:
+                outs = [b + shift if log_s is None else (b + shift) * log_s.exp()]
+                gouts = [G[t]]
+                if log_s is not None: outs.append(log_s.flatten(1).sum(1)); gouts.append(g_logdet)
+            else: outs, gouts = [b - shift if log_s is None else b * torch.exp(-log_s) - shift], [G[t]]
+            others = [j for j in range(len(chunks)) if j != t]
+            sub = [p for p in cp.nets[i].parameters() if p.requires_grad]
+            g = torch.autograd.grad(outs, [b] + [ins[j] for j in others] + leaves + sub, gouts, allow_unused=True)
+            G[t] = _or_zeros(g[0], b)
+            for j, gj in zip(others, g[1:]):
+                if gj is not None: G[j] = G[j] + gj
+            for k, gl in enumerate(g[1 + len(others):1 + len(others) + n]):
+                if gl is not None: g_leaves[k] = gl if g_leaves[k] is None else g_leaves[k] + gl
+            pgrads += zip(sub, g[1 + len(others) + n:])
+            chunks[t] = prev.detach()
+        if fwd:   # rebuild x from u = (chunks), backpropagate ActNorm + 1x1 conv
+            with torch.no_grad(): x = step.actnorm.reverse(step.invconv.reverse(torch.cat(chunks, 1)))
             xi = x.detach().requires_grad_(True)
             u, ld0 = step.actnorm(xi)
             u, ld1 = step.invconv(u)
-            g2 = torch.autograd.grad([u, ld0 + ld1], [xi] + lin, [gu, g_logdet], allow_unused=True)
-            gx = g2[0]
-        else:     # out = x; rebuild u = invconv(actnorm(x)) = (a, u_b), then the input y = (a, y_b)
-            with torch.no_grad():
-                u = step.invconv(step.actnorm(out)[0])[0]
-            a, ub = (t.detach() for t in u.split(cp.sizes, 1))
-            a.requires_grad_(True)
-            shift, log_s = cp._shift_log_s(0, [a, None], 1, cond)
-            with torch.no_grad():
-                yb = ub + shift if log_s is None else (ub + shift) * log_s.exp()
-            x = torch.cat([a.detach(), yb], 1)
-            ui = u.detach().requires_grad_(True)
-            g2 = torch.autograd.grad([step.actnorm.reverse(step.invconv.reverse(ui))], [ui] + lin, [g_out], allow_unused=True)
-            gu = _or_zeros(g2[0], ui)
-            b = yb.requires_grad_(True)
-            outs = [b - shift if log_s is None else b * torch.exp(-log_s) - shift]
-            g = torch.autograd.grad(outs, [a, b] + leaves + sub, [gu[:, ca:]], allow_unused=True)
-            gx = torch.cat([gu[:, :ca] + _or_zeros(g[0], a), _or_zeros(g[1], b)], 1)
-    return x, gx, list(g[2:2 + n]), list(zip(lin, g2[1:])) + list(zip(sub, g[2 + n:]))
+            g2 = torch.autograd.grad([u, ld0 + ld1], [xi] + lin, [torch.cat(G, 1), g_logdet], allow_unused=True)
+            gx, lin_grads = g2[0], g2[1:]
+        else: x, gx = torch.cat(chunks, 1), torch.cat(G, 1)
+    return x, gx, g_leaves, list(zip(lin, lin_grads)) + pgrads
 
 def _or_zeros(g, like): return torch.zeros_like(like) if g is None else g
 
