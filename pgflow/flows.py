@@ -10,10 +10,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CHANNELS_LAST_MAX_IN', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'tap_sum', 'ones_padded_conv3x3',
-           'scale_fn', 'ZeroConv2d', 'subnet', 'PoseFeatures', 'split_conv', 'pose_conv', 'Coupling', 'squeeze',
-           'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior', 'Split', 'FlowStep',
-           'InvertibleSequence', 'run_steps', 'LevelPose', 'Level']
+__all__ = ['CHANNELS_LAST_MAX_IN', 'MAX_SEGMENT_PARAMS', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'tap_sum',
+           'ones_padded_conv3x3', 'scale_fn', 'ZeroConv2d', 'subnet', 'PoseFeatures', 'split_conv', 'pose_conv',
+           'Coupling', 'squeeze', 'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior',
+           'Split', 'FlowStep', 'InvertibleSequence', 'run_steps', 'LevelPose', 'Level']
 
 # %% ../nbs/01_flows.ipynb #f8ec2d46
 def jacobian_logdet(fn, x: torch.Tensor) -> torch.Tensor:
@@ -602,19 +602,43 @@ def _run_plain(steps, direction, x, conds):
         for s, c in zip(reversed(steps), reversed(conds)): x = s.reverse(x, c)
     return x, logdet
 
-def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bool = False):
+# memory-saving: the most parameters one `InvertibleSequence` spans. Its backward returns the gradients of all of
+# them at once, so autograd briefly holds them beside `.grad`; v3_64's last level in one piece held 334 MB more
+MAX_SEGMENT_PARAMS = 8_000_000
+
+def _segments(steps, limit: int) -> list:
+    "`(start, end)` of consecutive runs of `steps` with at most `limit` parameters each (at least one step each)."
+    out, start, n = [], 0, 0
+    for k, s in enumerate(steps):
+        m = sum(p.numel() for p in s.parameters())
+        if k > start and n + m > limit: out.append((start, k)); start, n = k, 0
+        n += m
+    return out + [(start, len(steps))]
+
+def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bool = False,
+              max_segment_params: int | None = None):
     """Run a sequence of invertible steps -> `(out, logdet [B])` (logdet is 0 for 'reverse').
     `cond`: None, one pose map for every step, or a list with one condition per step (e.g. `PoseFeatures`).
-    With `memory_saving`, activations are not stored when gradients are recorded (see above)."""
+    With `memory_saving`, activations are not stored when gradients are recorded (see above): only the output
+    of each run of steps with at most `max_segment_params` parameters (default `MAX_SEGMENT_PARAMS`)."""
     if direction not in ('forward', 'reverse'): raise ValueError(f"direction={direction!r}: expected 'forward' or 'reverse'")
     conds = _per_step(cond, len(steps))
-    spec, cond_tensors = _pack_conds(conds)
     params = [p for s in steps for p in s.parameters() if p.requires_grad]
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or bool(params) or any(t.requires_grad for t in cond_tensors))
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or bool(params) or any(
+        t.requires_grad for t in _pack_conds(conds)[1]))
     uninit = any(not bool(m.initialized) for s in steps for m in s.modules() if isinstance(m, ActNorm))
     if not memory_saving or not needs_grad or (uninit and steps[0].training):
         return _run_plain(steps, direction, x, conds)
-    return InvertibleSequence.apply(steps, direction, x, spec, len(cond_tensors), *cond_tensors, *params)
+    segs = _segments(steps, MAX_SEGMENT_PARAMS if max_segment_params is None else max_segment_params)
+    logdet = x.new_zeros(x.shape[0])
+    for a, b in (segs if direction == 'forward' else reversed(segs)):
+        part = list(steps[a:b])
+        spec, cond_tensors = _pack_conds(conds[a:b])
+        seg_params = [p for s in part for p in s.parameters() if p.requires_grad]
+        x, ld = InvertibleSequence.apply(part, direction, x, spec, len(cond_tensors), *cond_tensors, *seg_params)
+        logdet = logdet + ld
+    return x, logdet
+
 
 # %% ../nbs/01_flows.ipynb #3e526cce
 class LevelPose:
