@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CHANNELS_LAST_MAX_IN', 'MAX_SEGMENT_PARAMS', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'tap_sum',
+__all__ = ['CHANNELS_LAST_MAX_IN', 'MAX_SEGMENT_GRADS', 'jacobian_logdet', 'check_flow', 'ActNorm', 'InvConv1x1', 'tap_sum',
            'ones_padded_conv3x3', 'scale_fn', 'ZeroConv2d', 'subnet', 'PoseFeatures', 'split_conv', 'pose_conv',
            'Coupling', 'squeeze', 'unsqueeze', 'Squeeze', 'standard_normal_logp', 'gaussian_logp', 'ConditionalPrior',
            'Split', 'FlowStep', 'InvertibleSequence', 'run_steps', 'LevelPose', 'Level']
@@ -224,9 +224,10 @@ class ZeroConv2d(nn.Module):
         return ones_padded_conv3x3(x, self.conv.weight, self.conv.bias) * torch.exp(self.gain * self.gain_factor)
 
 def subnet(cin: int, hidden: int, cout: int, kernel: int = 3) -> nn.Sequential:
-    "conv kxk -> ReLU -> conv1x1 -> ReLU -> zero-initialised conv3x3."
-    return nn.Sequential(nn.Conv2d(cin, hidden, kernel, padding=kernel // 2), nn.ReLU(),
-                         nn.Conv2d(hidden, hidden, 1), nn.ReLU(), ZeroConv2d(hidden, cout))
+    """conv kxk -> ReLU -> conv1x1 -> ReLU -> zero-initialised conv3x3. The ReLUs work in place: a conv's backward
+    needs its input, not its output, so nothing is lost, and the memory-saving backward's recomputation allocates less."""
+    return nn.Sequential(nn.Conv2d(cin, hidden, kernel, padding=kernel // 2), nn.ReLU(inplace=True),
+                         nn.Conv2d(hidden, hidden, 1), nn.ReLU(inplace=True), ZeroConv2d(hidden, cout))
 
 # %% ../nbs/01_flows.ipynb #b2a97a2b
 class PoseFeatures(tuple):
@@ -602,25 +603,31 @@ def _run_plain(steps, direction, x, conds):
         for s, c in zip(reversed(steps), reversed(conds)): x = s.reverse(x, c)
     return x, logdet
 
-# memory-saving: the most parameters one `InvertibleSequence` spans. Its backward returns the gradients of all of
-# them at once, so autograd briefly holds them beside `.grad`; v3_64's last level in one piece held 334 MB more
-MAX_SEGMENT_PARAMS = 8_000_000
+# memory-saving: the most gradient elements one `InvertibleSequence` returns, for its steps' parameters and the
+# conditions that need a gradient (pose features). It returns them all at once, so autograd briefly holds them beside
+# `.grad` and the features' gradients from other passes; v3_64's last level in one piece held 334 MB more
+MAX_SEGMENT_GRADS = 8_000_000
 
-def _segments(steps, limit: int) -> list:
-    "`(start, end)` of consecutive runs of `steps` with at most `limit` parameters each (at least one step each)."
+def _grad_elements(step, cond) -> int:
+    "Elements of the gradients a step's backward returns: its parameters' and its condition tensors' that need one."
+    ts = [] if cond is None else (list(cond) if isinstance(cond, PoseFeatures) else [cond])
+    return sum(p.numel() for p in step.parameters() if p.requires_grad) + sum(t.numel() for t in ts if t.requires_grad)
+
+def _segments(steps, conds, limit: int) -> list:
+    "`(start, end)` of consecutive runs of `steps` with at most `limit` gradient elements each (at least one step each)."
     out, start, n = [], 0, 0
-    for k, s in enumerate(steps):
-        m = sum(p.numel() for p in s.parameters())
+    for k, (s, c) in enumerate(zip(steps, conds)):
+        m = _grad_elements(s, c)
         if k > start and n + m > limit: out.append((start, k)); start, n = k, 0
         n += m
     return out + [(start, len(steps))]
 
 def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bool = False,
-              max_segment_params: int | None = None):
+              max_segment_grads: int | None = None):
     """Run a sequence of invertible steps -> `(out, logdet [B])` (logdet is 0 for 'reverse').
     `cond`: None, one pose map for every step, or a list with one condition per step (e.g. `PoseFeatures`).
     With `memory_saving`, activations are not stored when gradients are recorded (see above): only the output
-    of each run of steps with at most `max_segment_params` parameters (default `MAX_SEGMENT_PARAMS`)."""
+    of each run of steps with at most `max_segment_grads` gradient elements (default `MAX_SEGMENT_GRADS`)."""
     if direction not in ('forward', 'reverse'): raise ValueError(f"direction={direction!r}: expected 'forward' or 'reverse'")
     conds = _per_step(cond, len(steps))
     params = [p for s in steps for p in s.parameters() if p.requires_grad]
@@ -629,7 +636,7 @@ def run_steps(steps, x, cond=None, direction: str = 'forward', memory_saving: bo
     uninit = any(not bool(m.initialized) for s in steps for m in s.modules() if isinstance(m, ActNorm))
     if not memory_saving or not needs_grad or (uninit and steps[0].training):
         return _run_plain(steps, direction, x, conds)
-    segs = _segments(steps, MAX_SEGMENT_PARAMS if max_segment_params is None else max_segment_params)
+    segs = _segments(steps, conds, MAX_SEGMENT_GRADS if max_segment_grads is None else max_segment_grads)
     logdet = x.new_zeros(x.shape[0])
     for a, b in (segs if direction == 'forward' else reversed(segs)):
         part = list(steps[a:b])
