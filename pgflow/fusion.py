@@ -107,6 +107,7 @@ def train_fusion(model, pairs: tuple, steps: int = 800, batch_size: int = 32, lr
         model.fusion = FusionMask(width).to(next(model.parameters()).device)
         model.config.fusion_width = width
     net, dev = model.fusion, next(model.fusion.parameters()).device
+    if len(pairs) != 4: raise ValueError(f"train_fusion: pairs has {len(pairs)} items, expected the 4 of fusion_pairs (flow, warped, hull, target)")
     flow, warped, hull, target = pairs
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
