@@ -18,8 +18,9 @@ from .warp import landmark_warp
 from .imagemetrics import ssim
 
 # %% auto #0
-__all__ = ['STILL_PX', 'face_hull_mask', 'FusionMask', 'pose_change_gate', 'fuse', 'fusion_pairs', 'fusion_loss', 'train_fusion',
-           'fusion_report', 'pgflow_fuse', 'main']
+__all__ = ['STILL_PX', 'face_hull_mask', 'FusionMask', 'pose_change_gate', 'fuse', 'familiarity_gate', 'fit_gate',
+           'quadruplet_source', 'fusion_pairs', 'fusion_loss', 'train_fusion', 'known_face_bits', 'fusion_report',
+           'pgflow_fuse', 'main']
 
 # %% ../nbs/05c_fusion.ipynb #a01a2c5c
 def face_hull_mask(landmarks, size: int, grow: float = 1.0) -> torch.Tensor:
@@ -64,24 +65,57 @@ def pose_change_gate(src_landmarks, tgt_landmarks, size: int) -> torch.Tensor:
     move = (torch.as_tensor(tgt_landmarks) - torch.as_tensor(src_landmarks)).norm(dim=-1).amax(-1) * size
     return (1 - torch.exp(-move.nan_to_num(0.0) / STILL_PX)).view(-1, 1, 1, 1)
 
-def fuse(mask_net: FusionMask, flow: torch.Tensor, warped: torch.Tensor, src_landmarks, tgt_landmarks) -> tuple:
-    "`(fused, mask)`: `mask * flow + (1 - mask) * warped`, the warp moving `src_landmarks` to `tgt_landmarks` `[B,68,2]`; `flow` is clamped to [0, 1] first."
+def fuse(mask_net: FusionMask, flow: torch.Tensor, warped: torch.Tensor, src_landmarks, tgt_landmarks, gate=None) -> tuple:
+    """`(fused, mask)`: `mask * flow + (1 - mask) * warped`, the warp moving `src_landmarks` to `tgt_landmarks` `[B,68,2]`; `flow` is clamped to [0, 1] first.
+    `gate`: an extra per-image factor `[B]` in [0, 1] on the mask (the familiarity gate below; None: 1)."""
     if flow.shape != warped.shape: raise ValueError(f"fuse: flow {list(flow.shape)} and warped {list(warped.shape)} differ")
     flow, size = flow.clamp(0, 1), flow.shape[-1]
     mask = mask_net(flow, warped, face_hull_mask(tgt_landmarks, size).to(flow.device))
     mask = mask * pose_change_gate(src_landmarks, tgt_landmarks, size).to(mask)
+    if gate is not None: mask = mask * torch.as_tensor(gate).to(mask).reshape(-1, 1, 1, 1)
     return mask * flow + (1 - mask) * warped, mask
+
+# %% ../nbs/05c_fusion.ipynb #651d1e65
+def familiarity_gate(bits, gate_bits: float, gate_width: float, gate_low: float = 0.0) -> torch.Tensor:
+    """`[B]` in [0, 1]: 1 where the source's bits/dim `bits` `[B]` lie in `[gate_low, gate_bits]`, 0 from `gate_width`
+    outside that band on, linear between; all 1 when `gate_bits` is 0 (no gate)."""
+    bits = torch.as_tensor(bits, dtype=torch.float32)
+    if not gate_bits: return torch.ones_like(bits)
+    if not gate_width > 0: raise ValueError(f"familiarity_gate: gate_width must be > 0, got {gate_width}")
+    above = (gate_bits + gate_width - bits) / gate_width
+    below = (bits - gate_low + gate_width) / gate_width
+    return torch.minimum(above, below).clamp(0, 1).nan_to_num(0.0)
+
+# %% ../nbs/05c_fusion.ipynb #214728de
+def fit_gate(bits, quantile: float = 0.99, min_width: float = 0.05) -> tuple[float, float, float]:
+    "`(gate_bits, gate_width, gate_low)` from the bits/dim `[N]` of faces the model knows (see `familiarity_gate`)."
+    bits = torch.as_tensor(bits, dtype=torch.float64).flatten()
+    bits = bits[torch.isfinite(bits)]
+    if len(bits) < 2: raise ValueError(f"fit_gate: need the bits of at least 2 known faces, got {len(bits)} finite values")
+    if not 0.5 < quantile < 1: raise ValueError(f"fit_gate: quantile must be in (0.5, 1), got {quantile}")
+    hi, lo, med = float(torch.quantile(bits, quantile)), float(torch.quantile(bits, 1 - quantile)), float(bits.median())
+    return hi, max(min_width, hi - med), lo
 
 # %% ../nbs/05c_fusion.ipynb #281a392d
 @torch.no_grad()
-def fusion_pairs(model, n: int = 2000, seed: int = 0, batch_size: int = 64, progress: bool = False) -> tuple:
-    "`(flow, warped, hull, target)` of `n` training cross pairs: frames a1 -> a2 and a2 -> a1 of `n // 2` synthetic quadruplets."
-    from pgflow.synth import SynthFaces
+def quadruplet_source(data: str, size: int, seed: int = 0, split: str = 'train'):
+    "Quadruplets (a1, a2, b1, b2) to fit or score a mask on: `data` 'synthetic' (`SynthFaces` of `split`) or a prepared folder (its frames, unflipped)."
+    if str(data) == 'synthetic':
+        from pgflow.synth import SynthFaces
+        return SynthFaces(split, size=size, seed=seed)
+    if not Path(data).is_dir(): raise ValueError(f"--data {data}: expected 'synthetic' or a prepared dataset folder (pgflow-prepare)")
+    from pgflow.data import FaceFrames, Quadruplets
+    return Quadruplets(FaceFrames(Path(data), size=size), seed=seed, flip=False)
+
+@torch.no_grad()
+def fusion_pairs(model, n: int = 2000, seed: int = 0, batch_size: int = 64, progress: bool = False, data: str = 'synthetic') -> tuple:
+    """`(flow, warped, hull, target)` of `n` cross pairs: frames a1 -> a2 and a2 -> a1 of `n // 2` quadruplets of `data`
+    ('synthetic': training faces; a prepared folder: fit the mask on people the flow was *not* trained on, see below)."""
     if n < 2 or n % 2: raise ValueError(f"fusion_pairs: n must be an even number >= 2, got {n}")
-    data = SynthFaces('train', size=model.config.image_size, seed=seed)
+    data = quadruplet_source(data, model.config.image_size, seed)
     src, slm, tlm, tgt = [], [], [], []
     for i in tqdm(range(n // 2), desc='render', disable=not progress):
-        x, lm, _ = data[i]
+        x, lm = data[i][:2]
         src += [x[0], x[1]]; slm += [lm[0], lm[1]]; tlm += [lm[1], lm[0]]; tgt += [x[1], x[0]]
     src, slm, tlm, tgt = map(torch.stack, (src, slm, tlm, tgt))
     was, dev = model.training, next(model.parameters()).device
@@ -124,11 +158,29 @@ def train_fusion(model, pairs: tuple, steps: int = 800, batch_size: int = 32, lr
     net.train(was)
     return losses
 
+# %% ../nbs/05c_fusion.ipynb #cf1b2ef4
+@torch.no_grad()
+def known_face_bits(model, data: str = 'synthetic', n: int = 256, seed: int = 0, batch_size: int = 64) -> torch.Tensor:
+    """`[n]` bits/dim (`PGFlow.source_bits`) of `n` frames of faces of the kind the model knows, from people it was not
+    trained on: synthetic validation people, or the people of a prepared folder. `fit_gate` reads them."""
+    ds = quadruplet_source(data, model.config.image_size, seed, split='val')
+    items = [ds[i][:2] for i in range(min(len(ds), math.ceil(n / 4)))]
+    x, lm = torch.cat([it[0] for it in items])[:n], torch.cat([torch.as_tensor(it[1]) for it in items])[:n]
+    dev, was = next(model.parameters()).device, model.training
+    model.eval()
+    try: return torch.cat([model.source_bits(x[i:i + batch_size].to(dev), lm[i:i + batch_size].to(dev)).cpu()
+                           for i in range(0, len(x), batch_size)])
+    finally: model.train(was)
+
 # %% ../nbs/05c_fusion.ipynb #9103c826
-def fusion_report(model, n_pairs: int = 48) -> dict:
-    "Scores of the fused transfer, the flow alone and the three baselines on `12_quality`'s first `n_pairs` held-out pairs (64 px models)."
+def fusion_report(model, n_pairs: int = 48, data: str | None = None) -> dict:
+    """Scores of the fused transfer, the flow alone and the three baselines on `n_pairs` held-out pairs: `12_quality`'s
+    first ones (64 px synthetic) or, with `data` a prepared folder, its first validation pairs (a1 -> a2, b1 -> b2)."""
     from pgflow.quality import quality_pairs, image_scores, baseline_scores
-    pairs = quality_pairs(n_pairs, model.config.image_size)
+    if data is None: pairs = quality_pairs(n_pairs, model.config.image_size)
+    else:
+        from pgflow.train import validation_pairs
+        pairs = validation_pairs(quadruplet_source(data, model.config.image_size, 0, 'val'), n_pairs)
     src, slm, tlm, gt = pairs
     was = model.training; model.eval()
     try:
@@ -141,25 +193,37 @@ def fusion_report(model, n_pairs: int = 48) -> dict:
 @call_parse
 def pgflow_fuse(model:Param("folder of a model saved with save_pretrained", str)=None,
                 out:Param("where to write the model with its mask (default: --model)", str)=None,
+                data:Param("'synthetic' or a prepared folder of people the flow was NOT trained on: the mask's pairs and the gate's known faces", str)='synthetic',
                 pairs:Param("training cross pairs (even)", int)=2000,
-                steps:Param("mask training steps", int)=800,
+                steps:Param("mask training steps (0: keep the model's mask, fit only the gate)", int)=800,
                 batch_size:Param("pairs per step", int)=32,
                 lr:Param("peak learning rate (cosine to 0)", float)=2e-3,
                 width:Param("mask network width", int)=24,
+                gate:Param("quantile of the known faces' bits/dim where the familiarity gate starts to close (0: no gate)", float)=0.99,
+                gate_faces:Param("known faces whose bits/dim fit the gate", int)=256,
+                report_data:Param("prepared folder of other held-out people to score the result on (default: 12_quality's synthetic pairs for --data synthetic, none for a folder)", str)=None,
                 seed:Param("seed of the training quadruplets and batches", int)=0):
-    "Train a learned occlusion mask that blends a saved model's transfers with the landmark warp (the flow frozen)."
+    "Train a learned occlusion mask that blends a saved model's transfers with the landmark warp (the flow frozen), and fit its familiarity gate."
     from pgflow.model import PGFlow
     try:
         if model is None: raise ValueError("missing --model (see pgflow-fuse --help)")
         if not (Path(model) / 'config.json').is_file(): raise ValueError(f"--model {model}: no config.json (expected a folder written by save_pretrained)")
         m = PGFlow.from_pretrained(model)
+        if steps == 0 and m.fusion is None: raise ValueError(f"--steps 0 keeps the model's mask, but {model} has none")
         torch.manual_seed(seed)
-        losses = train_fusion(m, fusion_pairs(m, pairs, seed, progress=True), steps, batch_size, lr, width, seed, progress=True)
+        losses = train_fusion(m, fusion_pairs(m, pairs, seed, progress=True, data=data), steps, batch_size, lr, width, seed,
+                              progress=True) if steps else []
+        if gate:
+            m.config.gate_bits, m.config.gate_width, m.config.gate_low = fit_gate(known_face_bits(m, data, gate_faces, seed), gate)
+        else: m.config.gate_bits = 0.0
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
     m.save_pretrained(out or model)
-    print(f"mask loss {losses[0]:.4f} -> {sum(losses[-50:]) / len(losses[-50:]):.4f} (mean of the last 50 steps)")
-    for k, s in fusion_report(m).items(): print(f"{k:12s} L1 {s['l1']:.4f}  PSNR {s['psnr']:.2f}  SSIM {s['ssim']:.3f}")
+    if losses: print(f"mask loss {losses[0]:.4f} -> {sum(losses[-50:]) / len(losses[-50:]):.4f} (mean of the last 50 steps)")
+    print(f"familiarity gate: open for {m.config.gate_low:.3f} to {m.config.gate_bits:.3f} bits/dim, closed {m.config.gate_width:.3f} outside"
+          if m.config.gate_bits else "familiarity gate: none")
+    if report_data is not None or str(data) == 'synthetic':
+        for k, s in fusion_report(m, data=report_data).items(): print(f"{k:12s} L1 {s['l1']:.4f}  PSNR {s['psnr']:.2f}  SSIM {s['ssim']:.3f}")
     print(f"wrote {out or model}")
 
 def main(argv:list|None=None):

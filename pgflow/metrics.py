@@ -15,7 +15,6 @@ from fastcore.script import call_parse, Param, store_true
 from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
 from .warp import landmark_warp
-from .fusion import fuse
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_COLUMNS', 'SYNTH_TEST_SEED', 'capped_psnr', 'akd',
@@ -235,7 +234,10 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
         flow = decode_poses(model, src, lm, targets, batch_size, fuse=False)
         if getattr(model, 'fusion', None) is None: return (('pgflow', flow),)
         dev = next(model.fusion.parameters()).device
-        return (('pgflow', fuse(model.fusion, flow.to(dev), warped.to(dev), lm.expand(len(targets), -1, -1), targets)[0].cpu()), ('pgflow_flow_only', flow))
+        bits = model.source_bits(src[None].to(dev), lm[None].to(dev)) if model.config.gate_bits else None
+        fused = model.fuse_warp(flow.to(dev), src[None].to(dev).expand(len(targets), -1, -1, -1), lm[None].to(dev).expand(len(targets), -1, -1),
+                                targets.to(dev), warped=warped.to(dev), source_bits=bits)
+        return (('pgflow', fused.cpu()), ('pgflow_flow_only', flow))
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
         src, T = v.images[0], len(v.images)
         warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)

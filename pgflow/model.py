@@ -50,6 +50,9 @@ class PGFlowConfig:
     memory_saving: bool = False                            # invertible (activation-free) backward, all levels
     memory_saving_levels: Optional[tuple] = None           # per-level override of memory_saving (tuple of bool)
     fusion_width: int = 0                                  # > 0: a learned occlusion mask of this width blends transfers with the landmark warp (pgflow.fusion, added by pgflow-fuse)
+    gate_bits: float = 0.0                                 # > 0: the mask is trusted fully only for sources of at most this many bits/dim (pgflow.fusion.familiarity_gate, fitted by pgflow-fuse)
+    gate_width: float = 0.5                                # bits/dim outside [gate_low, gate_bits] over which the gate closes (the warp alone beyond)
+    gate_low: float = 0.0                                  # sources of fewer bits/dim than this are unfamiliar too (a flow finds flat images too likely)
 
     def __post_init__(self):
         for f in fields(self): setattr(self, f.name, _tuple(getattr(self, f.name)))
@@ -277,15 +280,26 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
         out = self.decode(lat.w, landmarks_tgt, zs, temperature)
         return self.fuse_warp(out, x, landmarks_src, landmarks_tgt) if fuse and self.fusion is not None else out
 
-    def fuse_warp(self, decoded, x, landmarks_src, landmarks_tgt):
-        "`decoded` (the flow's transfer of `x` to `landmarks_tgt`) blended with the landmark warp of `x` by the model's fusion mask."
-        from pgflow.fusion import fuse
+    def fuse_warp(self, decoded, x, landmarks_src, landmarks_tgt, warped=None, source_bits=None):
+        """`decoded` (the flow's transfer of `x` to `landmarks_tgt`) blended with the landmark warp of `x` by the model's fusion
+        mask, times the familiarity gate when the model has one (`config.gate_bits > 0`). `warped`: that warp, if already
+        computed; `source_bits` `[B]`: `source_bits(x, landmarks_src)`, if already computed (one source, many targets)."""
+        from pgflow.fusion import fuse, familiarity_gate
         if self.fusion is None: raise ValueError("PGFlow.fuse_warp: this model has no fusion mask (config.fusion_width is 0; add one with pgflow-fuse)")
         if isinstance(landmarks_src, (list, tuple)) or isinstance(landmarks_tgt, (list, tuple)):
             raise ValueError("PGFlow: a model with a fusion mask needs the landmarks [B, 68, 2] themselves, not conditions "
                              "(the warp moves pixels by them); or pass fuse=False")
-        warped = landmark_warp(x, landmarks_src, landmarks_tgt).to(decoded)
-        return fuse(self.fusion, decoded, warped, landmarks_src, landmarks_tgt)[0]
+        warped = (landmark_warp(x, landmarks_src, landmarks_tgt) if warped is None else warped).to(decoded)
+        gate = None
+        if self.config.gate_bits:
+            if source_bits is None: source_bits = self.source_bits(x, landmarks_src)
+            gate = familiarity_gate(torch.as_tensor(source_bits).expand(len(decoded)), self.config.gate_bits, self.config.gate_width, self.config.gate_low)
+        return fuse(self.fusion, decoded, warped, landmarks_src, landmarks_tgt, gate)[0]
+
+    @torch.no_grad()
+    def source_bits(self, x, landmarks):
+        "Bits/dim `[B]` of images `x` under their own landmarks, dequantised at the bins' centres (deterministic): how familiar the model finds each face."
+        return self.bits_per_dim(x, landmarks, noise=torch.full_like(x, 0.5))
 
     @torch.no_grad()
     def sample(self, landmarks, temperature: float = 0.7):

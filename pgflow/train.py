@@ -27,9 +27,9 @@ __all__ = ['CHECKPOINT_FORMAT', 'TRACKERS', 'TrainConfig', 'lr_at', 'StepSampler
            'mean_training_image', 'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid',
            'TrainState', 'checkpoints', 'latest_checkpoint', 'StopFlag', 'CheckpointError', 'encode_state',
            'decode_state', 'state_files', 'read_state', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'read_checkpoint', 'pick_checkpoint', 'load_checkpoint', 'tracker_for', 'init_actnorm', 'replica_checksums',
-           'Run', 'setup_run', 'train_step', 'log_step', 'validate', 'validate_and_checkpoint', 'report',
-           'save_model_dir', 'plot_curves', 'train', 'preset_defaults', 'train_parser', 'load_config_file',
+           'read_checkpoint', 'pick_checkpoint', 'load_checkpoint', 'tracker_for', 'init_actnorm', 'load_init_weights',
+           'replica_checksums', 'Run', 'setup_run', 'train_step', 'log_step', 'validate', 'validate_and_checkpoint',
+           'report', 'save_model_dir', 'plot_curves', 'train', 'preset_defaults', 'train_parser', 'load_config_file',
            'parse_args', 'main']
 
 # %% ../nbs/07_train.ipynb #ff845af0
@@ -42,6 +42,7 @@ class TrainConfig:
     flow_steps: int = 0              # flow steps per level for the tiny preset (0: the preset's own)
     model: dict = field(default_factory=dict)  # PGFlowConfig field overrides (JSON on the command line)
     learned_prior: bool = True       # learned pose-conditioned split priors (PGFlowConfig.learned_prior; the original: False)
+    init: str = ""                   # a model folder (save_pretrained) whose flow weights start the run, e.g. nbs/models/synth64 ('' : fresh weights)
     # data
     data: str = "synthetic"          # 'synthetic' (built-in faces) or a prepared dataset folder (pgflow-prepare)
     val_data: str = ""               # prepared folder of held-out identities for validation ('' with synthetic: its val split)
@@ -536,6 +537,17 @@ def init_actnorm(model: PGFlow, train_set, n_items: int, n_bits: int = 8):
     model.train()
     model.encode(x.to(dev), lm.to(dev))
 
+_NOT_ARCHITECTURE = ("fusion_width", "gate_bits", "gate_width", "memory_saving", "memory_saving_levels")
+
+@torch.no_grad()
+def load_init_weights(model: PGFlow, folder):
+    "Start `model` from the flow of the saved model in `folder` (`TrainConfig.init`): same architecture required; its fusion mask and gate are not taken."
+    src = PGFlow.from_pretrained(folder)
+    want, got = model.config.to_dict(), src.config.to_dict()
+    diff = {k: (got.get(k), v) for k, v in want.items() if k not in _NOT_ARCHITECTURE and got.get(k) != v}
+    if diff: raise ValueError(f"TrainConfig.init: {folder} has another architecture than this run (theirs, ours): {diff}")
+    model.load_state_dict({k: v for k, v in src.state_dict().items() if not k.startswith("fusion.")})
+
 def replica_checksums(acc: Accelerator, module: torch.nn.Module) -> list[list[float]]:
     "(sum, sum of squares) of all parameters on each process, gathered: equal rows mean identical replicas."
     ps = [p.detach().double() for p in module.parameters()]
@@ -575,7 +587,8 @@ def setup_run(cfg: TrainConfig, acc: Accelerator, train_set=None) -> Run:
     default_train, val_set = make_datasets(cfg)
     train_set = default_train if train_set is None else train_set
     picked = _pick_on_every_process(cfg, acc, out) if cfg.resume else None
-    if not picked: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
+    if not picked and cfg.init: load_init_weights(model, cfg.init)
+    elif not picked: init_actnorm(model, train_set, cfg.batch_size, cfg.n_bits)
     set_seed(cfg.seed, device_specific=True)            # training noise differs between processes
     params = [p for p in objective.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay)

@@ -252,6 +252,8 @@ def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targ
     a fusion mask (`05c_fusion`) blends each decode with the landmark warp of `source`; `fuse=False` gives the flow alone."""
     dev = next(model.parameters()).device
     lat = model.encode(source[None].to(dev).float(), torch.as_tensor(source_landmarks)[None].to(dev).float())
+    bits = (model.source_bits(source[None].to(dev).float(), torch.as_tensor(source_landmarks)[None].to(dev).float())
+            if fuse and model.fusion is not None and model.config.gate_bits else None)   # the familiarity gate's input, once per source
     targets = torch.as_tensor(targets).float()
     out, starts = [], range(0, len(targets), batch_size)
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
@@ -264,7 +266,7 @@ def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targ
                 dec = model.decode(w, tgt, splits=splits, temperature=temperature).float()
             if fuse and model.fusion is not None:
                 src_b, lm_b = source[None].to(dev).float().expand(b, -1, -1, -1), torch.as_tensor(source_landmarks)[None].to(dev).float().expand(b, -1, -1)
-                dec = model.fuse_warp(dec, src_b, lm_b, tgt)
+                dec = model.fuse_warp(dec, src_b, lm_b, tgt, source_bits=bits)
             out.append(dec.clamp(0, 1).cpu())
     return torch.cat(out)
 
