@@ -121,6 +121,8 @@ def markdown_report(report:dict) -> str:
             f"- model: `{report.get('model', '?')}`", f"- data: `{report.get('data', '?')}`"]
     head += [f"- {k}: {v}" for k, v in report.get('settings', {}).items()]
     out = head + ['', '## Results', '', markdown_table(report['results']), '']
+    if report.get('by_identity'):
+        out += ['## Per person (reconstruction)', '', markdown_table(report['by_identity']).replace('| task |', '| person |', 1), '']
     if report.get('notes'): out += ['Notes:', ''] + [f'- {n}' for n in report['notes']] + ['']
     out += ['## Numbers to beat', '',
             'Published same-identity reconstruction on VoxCeleb at 256x256 (FOMM paper, Table 3).',
@@ -220,11 +222,13 @@ def score_frames(scores:Scores, task:str, method:str, out:torch.Tensor, gt:torch
 # %% ../nbs/09_metrics.ipynb #a1cc8f11
 @torch.no_grad()
 def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str='cosine', batch_size:int=16,
-             cross_identity:bool=True, progress:bool=False) -> dict:
+             cross_identity:bool=True, progress:bool=False, skip_first:bool=False) -> dict:
     """Run the protocol on `videos` (list of `EvalVideo`), the model beside copy_source, mean_image and warp; returns
-    `{'results': ..., 'notes': [...]}`. A model with a fusion mask (`05c_fusion`) also gets a `pgflow_flow_only` row: its decode without the mask."""
+    `{'results': ..., 'by_identity': ..., 'notes': [...]}` (`by_identity`: the reconstruction's L1 / PSNR / SSIM per person). A model with a
+    fusion mask (`05c_fusion`) also gets a `pgflow_flow_only` row: its decode without the mask. `skip_first`: reconstruction targets are
+    frames 1.. only (frame 0 is the source: every method that returns it scores the PSNR cap there)."""
     from tqdm.auto import tqdm
-    model.eval(); scores = Scores(); notes = []
+    model.eval(); scores, per_person = Scores(), Scores(); notes = []
     size = model.config.image_size
     mean_image = torch.cat([v.images for v in videos]).float().mean(0)
     kw = dict(detector=detector, embed=embed, identity_metric=identity_metric)
@@ -239,14 +243,17 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
                                 targets.to(dev), warped=warped.to(dev), source_bits=bits)
         return (('pgflow', fused.cpu()), ('pgflow_flow_only', flow))
     for v in tqdm(videos, desc='reconstruction', disable=not progress):
-        src, T = v.images[0], len(v.images)
-        warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), v.landmarks)
-        ref = refs(v.images)
-        for name, o in (*pgflow_outputs(src, v.landmarks[0], v.landmarks, warped), ('copy_source', src.expand(T, -1, -1, -1)),
+        src, lm0 = v.images[0], v.landmarks[0]
+        frames, lms = (v.images[1:], v.landmarks[1:]) if skip_first else (v.images, v.landmarks)
+        T = len(frames)
+        warped = landmark_warp(src.expand(T, -1, -1, -1), lm0.expand(T, -1, -1), lms)
+        ref = refs(frames)
+        for name, o in (*pgflow_outputs(src, lm0, lms, warped), ('copy_source', src.expand(T, -1, -1, -1)),
                         ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
-            score_frames(scores, 'reconstruction', name, o, v.images, v.landmarks, v.images, ref_landmarks=ref, **kw)
+            score_frames(scores, 'reconstruction', name, o, frames, lms, frames, ref_landmarks=ref, **kw)
+            per_person.add(v.identity, name, l1=l1_error(o, frames), psnr=capped_psnr(o, frames), ssim=ssim(o, frames))
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
-            [bits_per_dim(model, v.images[i:i + batch_size], v.landmarks[i:i + batch_size]) for i in range(0, T, batch_size)]))
+            [bits_per_dim(model, frames[i:i + batch_size], lms[i:i + batch_size]) for i in range(0, T, batch_size)]))
     if cross_identity and len(videos) > 1:
         from pgflow.synth import render
         for i, v in enumerate(tqdm(videos, desc='cross identity', disable=not progress)):
@@ -273,7 +280,7 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
     elif getattr(embed, 'metric_key', None) == 'aed':
         notes.append(f'AED: mean Euclidean distance of {type(embed).__name__} 128-D embeddings of output and ground truth '
                      '(reconstruction) or source (cross identity); FOMM\'s AED uses OpenFace embeddings, so values are not comparable 1:1')
-    return {'results': scores.means(), 'notes': notes}
+    return {'results': scores.means(), 'by_identity': per_person.means(), 'notes': notes}
 
 # %% ../nbs/09_metrics.ipynb #ecb483ff
 SYNTH_TEST_SEED = 1_000_000  # video pose seeds for evaluation start here, away from any training video's
@@ -290,15 +297,18 @@ def synthetic_videos(n_videos:int=8, frames:int=8, size:int=32, seed:int=0) -> l
         vids.append(EvalVideo(f'synth-{person}', torch.stack(imgs).float(), torch.stack(lms).float(), person, poses))
     return vids
 
-def dataset_videos(root, size:int, n_videos:int=8, frames:int=8) -> list:
-    "The first `frames` frames of one video of each of the first `n_videos` people in a prepared dataset folder, read by `pgflow.data.FaceFrames` at `size`."
+def dataset_videos(root, size:int, n_videos:int=8, frames:int=8, spread:bool=False) -> list:
+    """The first `frames` frames of one video of each of the first `n_videos` people in a prepared dataset folder, read by
+    `pgflow.data.FaceFrames` at `size`; `spread`: the video's first frame and `frames - 1` more spaced evenly to its last (more motion)."""
     from pgflow.data import FaceFrames
     ds = FaceFrames(root, size=size)
     first_video = {}  # one video per person, so that cross-identity pairs really are two people
     for v, (identity, video) in enumerate(ds.video_names): first_video.setdefault(identity, v)
     vids = []
     for identity, v in list(first_video.items())[:n_videos]:
-        idx = torch.nonzero(ds.video == v).flatten()[:frames].tolist()
+        all_idx = torch.nonzero(ds.video == v).flatten()
+        pick = torch.linspace(0, len(all_idx) - 1, min(frames, len(all_idx))).round().long() if spread else torch.arange(min(frames, len(all_idx)))
+        idx = all_idx[pick].tolist()
         items = [ds[i] for i in idx]
         vids.append(EvalVideo(identity, torch.stack([it[0] for it in items]).float(),
                               torch.stack([torch.as_tensor(it[1]) for it in items]).float()))
@@ -313,19 +323,21 @@ def load_embedder(path, device='cpu'):
     except Exception as e: raise ValueError(f"{path}: not a TorchScript module ({type(e).__name__})") from None
 
 def run_eval(model, data='synthetic', out='report.json', n_videos:int=8, frames:int=8, detector=None, embed=None,
-             identity_metric='cosine', batch_size:int=16, device=None, seed:int=0, progress:bool=False) -> dict:
+             identity_metric='cosine', batch_size:int=16, device=None, seed:int=0, progress:bool=False, spread:bool=False,
+             skip_first:bool=False) -> dict:
     "What `pgflow-eval` does: load, build the test videos, `evaluate`, write JSON + Markdown. Returns the report."
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     net = load_model(model, device) if isinstance(model, (str, Path)) else model
     size = net.config.image_size
     if str(data) == 'synthetic': videos = synthetic_videos(n_videos, frames, size, seed)
-    elif Path(data).is_dir(): videos = dataset_videos(data, size, n_videos, frames)
+    elif Path(data).is_dir(): videos = dataset_videos(data, size, n_videos, frames, spread)
     else: raise ValueError(f"{data}: expected 'synthetic' or a prepared dataset folder (meta.csv, frames/, landmarks/)")
-    ev = evaluate(net, videos, detector, embed, identity_metric, batch_size, progress=progress)
+    ev = evaluate(net, videos, detector, embed, identity_metric, batch_size, progress=progress, skip_first=skip_first)
     report = {'model': str(model) if isinstance(model, (str, Path)) else type(model).__name__, 'data': str(data),
               'settings': {'image_size': size, 'videos': len(videos), 'frames_per_video': int(videos[0].images.shape[0]),
                            'splits': 'sampled at temperature 0', 'akd_frame_size': AKD_SIZE,
-                           'identity_metric': identity_metric if embed is not None else None, 'seed': seed},
+                           'identity_metric': identity_metric if embed is not None else None, 'seed': seed,
+                           'frames_spread': spread, 'targets': 'frames 1..' if skip_first else 'all frames (frame 0 is the source)'},
               **ev, 'published_voxceleb': PUBLISHED_VOXCELEB}
     write_report(report, out)
     return report
@@ -343,6 +355,8 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
          batch_size:Param("frames per model call", int)=16,
          device:Param("torch device; default cuda if available, else cpu", str)=None,
          seed:Param("seed of the synthetic test videos", int)=0,
+         spread:Param("prepared data: frames spaced evenly over each video (default: its first frames)", store_true)=False,
+         skip_first:Param("reconstruction targets are frames 1.. (frame 0 is the source)", store_true)=False,
          quiet:Param("no progress bar, no table", store_true)=False):
     "Evaluate a model: same-identity reconstruction and cross-identity transfer, with baselines; writes JSON + Markdown."
     from pgflow.transfer import make_detector
@@ -360,7 +374,7 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
             try: emb = DlibEmbedder()
             except (ImportError, OSError) as e: raise ValueError(f"--identity_net dlib: {e}") from None
         else: emb = load_embedder(identity_net, device or 'cpu') if identity_net else None
-        report = run_eval(model, data, out, videos, frames, det, emb, identity_metric, batch_size, device, seed, not quiet)
+        report = run_eval(model, data, out, videos, frames, det, emb, identity_metric, batch_size, device, seed, not quiet, spread, skip_first)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
     if not quiet: print(markdown_table(report['results'])); print("wrote {} and {}".format(*report_paths(out)))
