@@ -87,14 +87,15 @@ def familiarity_gate(bits, gate_bits: float, gate_width: float, gate_low: float 
     return torch.minimum(above, below).clamp(0, 1).nan_to_num(0.0)
 
 # %% ../nbs/05c_fusion.ipynb #214728de
-def fit_gate(bits, quantile: float = 0.99, min_width: float = 0.05) -> tuple[float, float, float]:
-    "`(gate_bits, gate_width, gate_low)` from the bits/dim `[N]` of faces the model knows (see `familiarity_gate`)."
+def fit_gate(bits, quantile: float = 0.99, min_width: float = 0.05, width: float | None = None) -> tuple[float, float, float]:
+    "`(gate_bits, gate_width, gate_low)` from the bits/dim `[N]` of faces the model knows (see `familiarity_gate`); `width` overrides the ramp's rule."
     bits = torch.as_tensor(bits, dtype=torch.float64).flatten()
     bits = bits[torch.isfinite(bits)]
     if len(bits) < 2: raise ValueError(f"fit_gate: need the bits of at least 2 known faces, got {len(bits)} finite values")
     if not 0.5 < quantile < 1: raise ValueError(f"fit_gate: quantile must be in (0.5, 1), got {quantile}")
     hi, lo, med = float(torch.quantile(bits, quantile)), float(torch.quantile(bits, 1 - quantile)), float(bits.median())
-    return hi, max(min_width, hi - med), lo
+    if width is not None and not width > 0: raise ValueError(f"fit_gate: width must be > 0, got {width}")
+    return hi, (width if width is not None else max(min_width, hi - med)), lo
 
 # %% ../nbs/05c_fusion.ipynb #281a392d
 @torch.no_grad()
@@ -105,7 +106,7 @@ def quadruplet_source(data: str, size: int, seed: int = 0, split: str = 'train')
         return SynthFaces(split, size=size, seed=seed)
     if not Path(data).is_dir(): raise ValueError(f"--data {data}: expected 'synthetic' or a prepared dataset folder (pgflow-prepare)")
     from pgflow.data import FaceFrames, Quadruplets
-    return Quadruplets(FaceFrames(Path(data), size=size), seed=seed, flip=False)
+    return Quadruplets(FaceFrames(Path(data), size=size), seed=seed, flip=False, length=1_000_000)   # item i: a pure function of (seed, i), so any count
 
 @torch.no_grad()
 def fusion_pairs(model, n: int = 2000, seed: int = 0, batch_size: int = 64, progress: bool = False, data: str = 'synthetic') -> tuple:
@@ -200,6 +201,7 @@ def pgflow_fuse(model:Param("folder of a model saved with save_pretrained", str)
                 lr:Param("peak learning rate (cosine to 0)", float)=2e-3,
                 width:Param("mask network width", int)=24,
                 gate:Param("quantile of the known faces' bits/dim where the familiarity gate starts to close (0: no gate)", float)=0.99,
+                gate_width:Param("bits/dim outside the band over which the gate closes (default: the known faces' median to --gate quantile)", float)=None,
                 gate_faces:Param("known faces whose bits/dim fit the gate", int)=256,
                 report_data:Param("prepared folder of other held-out people to score the result on (default: 12_quality's synthetic pairs for --data synthetic, none for a folder)", str)=None,
                 seed:Param("seed of the training quadruplets and batches", int)=0):
@@ -214,7 +216,7 @@ def pgflow_fuse(model:Param("folder of a model saved with save_pretrained", str)
         losses = train_fusion(m, fusion_pairs(m, pairs, seed, progress=True, data=data), steps, batch_size, lr, width, seed,
                               progress=True) if steps else []
         if gate:
-            m.config.gate_bits, m.config.gate_width, m.config.gate_low = fit_gate(known_face_bits(m, data, gate_faces, seed), gate)
+            m.config.gate_bits, m.config.gate_width, m.config.gate_low = fit_gate(known_face_bits(m, data, gate_faces, seed), gate, width=gate_width)
         else: m.config.gate_bits = 0.0
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr); sys.exit(2)

@@ -20,11 +20,11 @@ from .model import inference_precision, PRECISIONS
 from .landmarks import face_box, crop_face, DETECTORS
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'LANDMARK_EXTS', 'MODES', 'SYNTH_MARGIN', 'LAYOUTS', 'TransferError', 'Frames',
-           'read_image', 'read_video', 'read_frames', 'contact_sheet', 'write_frames', 'read_landmark_file',
-           'read_landmarks', 'detect_landmarks', 'target_landmarks', 'training_margin', 'load_model', 'decode_poses',
-           'Animation', 'Reenactor', 'resize_image', 'paste_face', 'compose', 'make_detector', 'transfer_files',
-           'pgflow_transfer', 'main']
+__all__ = ['IMAGE_EXTS', 'VIDEO_EXTS', 'LANDMARK_EXTS', 'MODES', 'SYNTH_MARGIN', 'DEFAULT_MODEL', 'LAYOUTS', 'TransferError',
+           'Frames', 'read_image', 'read_video', 'read_frames', 'contact_sheet', 'write_frames', 'read_landmark_file',
+           'read_landmarks', 'detect_landmarks', 'target_landmarks', 'training_margin', 'default_model', 'load_model',
+           'decode_poses', 'Animation', 'Reenactor', 'resize_image', 'paste_face', 'compose', 'make_detector',
+           'transfer_files', 'pgflow_transfer', 'main']
 
 # %% ../nbs/08_transfer.ipynb #b6d20f18
 class TransferError(ValueError):
@@ -220,6 +220,15 @@ def training_margin(model_dir=None) -> tuple[float, str]:
     return SYNTH_MARGIN, 'default (no record of the training data: synthetic faces)'
 
 # %% ../nbs/08_transfer.ipynb #15373509
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / 'nbs' / 'models' / 'real64' if '__file__' in globals() else Path('models/real64')
+
+def default_model() -> Path:
+    "The model `pgflow-transfer` uses without `--model`: `nbs/models/real64` of this checkout (trained on real people)."
+    if not (DEFAULT_MODEL / 'config.json').is_file():
+        raise TransferError(f"no --model given and the default model {DEFAULT_MODEL} is not there (it ships in the "
+                            "repository's nbs/models/real64; name a model folder with --model)")
+    return DEFAULT_MODEL
+
 def load_model(path, device=None):
     "A `PGFlow` saved with `save_pretrained` in folder `path`, in eval mode on `device` (default: CPU)."
     from pgflow.model import PGFlow
@@ -384,7 +393,7 @@ def transfer_files(model, source, driving, out, source_landmarks=None, driving_l
     return write_frames(out, compose(anim, src.images[0], layout), fps or drv.fps)
 
 @call_parse
-def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", str)=None,
+def pgflow_transfer(model:Param("folder of a model saved with save_pretrained (default: nbs/models/real64, trained on real people)", str)=None,
          source:Param("the face to animate: an image file", str)=None,
          driving:Param("the poses: an image, a folder of frames or a video", str)=None,
          out:Param("output: .png (one frame or a contact sheet), .gif or .mp4", str)=None,
@@ -405,8 +414,9 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained", 
          quiet:Param("no progress bar", store_true)=False):
     "Animate a face: the source image takes the pose of each driving frame."
     try:
-        missing = [f'--{k}' for k, v in dict(model=model, source=source, driving=driving, out=out).items() if v is None]
+        missing = [f'--{k}' for k, v in dict(source=source, driving=driving, out=out).items() if v is None]
         if missing: raise TransferError(f"missing {', '.join(missing)} (see pgflow-transfer --help)")
+        if model is None: model = default_model()
         with warnings.catch_warnings(record=True) as caught:   # e.g. driving frames without a face: one line each
             warnings.simplefilter('always', UserWarning)
             path = transfer_files(model, source, driving, out, source_landmarks, driving_landmarks, mode, layout,
