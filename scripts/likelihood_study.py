@@ -4,7 +4,7 @@
 
 - synthetic: held-out synthetic faces (SynthFaces('val')), under their own landmarks;
 - real: frames of held-out real people (a prepared folder, by default the real corpus's test split);
-- not a face: scikit-image's pictures (a cat, coffee, a rocket, textures, ...), uniform noise and flat grey,
+- not a face: scikit-image's pictures (a cat, coffee, a rocket, textures, text, coins, ...: all bundled, no download), uniform noise and flat grey,
   64x64 centre crops, each under the landmarks of a real frame (what a detector could have claimed).
 Each model's fitted gate band (config gate_low .. gate_bits, width gate_width) is stored beside its numbers.
 `nbs/12_quality.ipynb` draws the picture from the JSON, so it needs neither the models' data nor this script.
@@ -19,7 +19,7 @@ from pgflow.synth import SynthFaces
 from pgflow.data import FaceFrames
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_FACES = ('chelsea', 'coffee', 'rocket', 'brick', 'grass', 'gravel', 'rough_wall', 'hubble_deep_field', 'immunohistochemistry', 'motorcycle_left')
+NOT_FACES = ('chelsea', 'coffee', 'rocket', 'brick', 'grass', 'gravel', 'hubble_deep_field', 'immunohistochemistry', 'moon', 'text', 'page', 'horse', 'retina', 'colorwheel', 'logo', 'coins', 'clock', 'cell')
 
 def not_face_images(size: int, n_noise: int = 8) -> tuple[list, torch.Tensor]:
     "Names and `[N, 3, size, size]` images that are not faces."

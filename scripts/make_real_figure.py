@@ -34,7 +34,7 @@ def main():
     vids = dataset_videos(a.data, S, n_videos=a.rows, frames=12, spread=True)
     cols = ["source", "driving = truth", "pgflow", "flow alone", "warp", "copy source"]
     up = 128
-    fig, axes = plt.subplots(len(vids), len(cols), figsize=(len(cols) * 1.45, len(vids) * 1.65), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(len(vids), len(cols), figsize=(len(cols) * 1.45, len(vids) * 1.65), dpi=72, squeeze=False)
     for r, v in enumerate(vids):
         move = (v.landmarks - v.landmarks[:1]).norm(dim=-1).mean(-1)
         t = int(move[1:].argmax()) + 1
