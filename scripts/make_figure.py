@@ -27,6 +27,13 @@ def landmark_image(lm: torch.Tensor, size: int) -> torch.Tensor:
     img[:, px[:, 1], px[:, 0]] = 0.95
     return img
 
+def draw_face(ax, im: torch.Tensor, up: int, title: str = "", note: str = "", title_size: float = 11, note_size: float = 9):
+    "One face `[3, S, S]` into `ax`, upscaled to `up` px by nearest neighbour (nothing invented), with an optional title and note under it."
+    big = torch.nn.functional.interpolate(im[None], size=(up, up), mode="nearest")[0]
+    ax.imshow(big.permute(1, 2, 0).numpy()); ax.set_xticks([]); ax.set_yticks([])
+    if title: ax.set_title(title, fontsize=title_size)
+    if note: ax.set_xlabel(note, fontsize=note_size)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "nbs/models/synth64"))
@@ -45,10 +52,7 @@ def main():
         ims = [src[r], landmark_image(tlm[r], S), out[r], warped[r], gt[r]]
         notes = ["", "", f"{psnr(out[r:r+1], gt[r:r+1]).item():.1f} dB", f"{psnr(warped[r:r+1], gt[r:r+1]).item():.1f} dB", ""]
         for c, (im, note) in enumerate(zip(ims, notes)):
-            big = torch.nn.functional.interpolate(im[None], size=(up, up), mode="nearest")[0]
-            ax = axes[r][c]; ax.imshow(big.permute(1, 2, 0).numpy()); ax.set_xticks([]); ax.set_yticks([])
-            if r == 0: ax.set_title(cols[c], fontsize=11)
-            if note: ax.set_xlabel(note, fontsize=9)
+            draw_face(axes[r][c], im, up, cols[c] if r == 0 else "", note)
     fig.suptitle(f"Held-out identities, {S}x{S}, upscaled to {up} px; PSNR against the ground truth", fontsize=9)
     fig.tight_layout()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from pgflow.model import PGFlow
 from pgflow.metrics import dataset_videos
 from pgflow.warp import landmark_warp
 from pgflow.imagemetrics import psnr, ssim
+from make_figure import draw_face   # scripts/ is on the path when this runs as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,11 +44,9 @@ def main():
             out, flow = model.transfer(src, slm, tlm).clamp(0, 1), model.transfer(src, slm, tlm, fuse=False).clamp(0, 1)
         ims = [src[0], gt[0], out[0], flow[0], landmark_warp(src, slm, tlm)[0], src[0]]
         for c, im in enumerate(ims):
-            big = torch.nn.functional.interpolate(im[None], size=(up, up), mode="nearest")[0]
-            ax = axes[r][c]; ax.imshow(big.permute(1, 2, 0).numpy()); ax.set_xticks([]); ax.set_yticks([])
-            if r == 0: ax.set_title(cols[c], fontsize=10)
-            if c >= 2: ax.set_xlabel(f"{psnr(im[None], gt).item():.1f} dB / {ssim(im[None], gt).item():.2f}", fontsize=8)
-            if c == 0: ax.set_ylabel(v.identity, fontsize=8)
+            note = f"{psnr(im[None], gt).item():.1f} dB / {ssim(im[None], gt).item():.2f}" if c >= 2 else ""
+            draw_face(axes[r][c], im, up, cols[c] if r == 0 else "", note, title_size=10, note_size=8)
+            if c == 0: axes[r][c].set_ylabel(v.identity, fontsize=8)
     fig.suptitle(f"Held-out real people ({Path(a.model).name}), {S}x{S} upscaled to {up} px; PSNR / SSIM against the truth", fontsize=9)
     fig.tight_layout()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
