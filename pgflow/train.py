@@ -537,7 +537,7 @@ def init_actnorm(model: PGFlow, train_set, n_items: int, n_bits: int = 8):
     model.train()
     model.encode(x.to(dev), lm.to(dev))
 
-_NOT_ARCHITECTURE = ("fusion_width", "gate_bits", "gate_width", "memory_saving", "memory_saving_levels")
+_NOT_ARCHITECTURE = ("fusion_width", "gate_bits", "gate_width", "gate_low", "memory_saving", "memory_saving_levels")
 
 @torch.no_grad()
 def load_init_weights(model: PGFlow, folder):
