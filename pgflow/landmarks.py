@@ -241,6 +241,14 @@ class FaceAlignmentDetector:
                     if lms: out[i] = np.asarray(lms[0][:, :2], dtype=np.float32)
         return out
 
+    def all_faces(self, image, upsample: int = 0) -> list[np.ndarray]:
+        "Landmarks [68, 2] of every face SFD finds in `image` (SFD searches all scales itself: `upsample` > 0 finds nothing more), largest first."
+        if upsample: return []
+        img = as_rgb_uint8(image)
+        boxes = sorted(self.fa.face_detector.detect_from_image(img.copy()), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        lms = self.fa.get_landmarks_from_image(img, detected_faces=[b[:4] for b in boxes]) if boxes else None
+        return [np.asarray(l[:, :2], dtype=np.float32) for l in (lms or [])]
+
 # %% ../nbs/05_landmarks.ipynb #13ebda30
 DLIB_MODELS = {  # the model files of face_recognition_models (pip install pgflow[dlib]), by role
     'landmarks': 'shape_predictor_68_face_landmarks.dat',   # 68-point shape predictor (iBUG 300-W; non-commercial licence)
@@ -302,6 +310,14 @@ class DlibDetector:
             rects = self.boxes(img)
             out.append(self.shape(img, rects[0]) if rects else None)
         return out
+
+    def all_faces(self, image, upsample: int = 0, min_score: float = 0.3) -> list[np.ndarray]:
+        "Landmarks [68, 2] of every face scoring `min_score` or more in `image` at upsampling `upsample` (1 finds faces down to about 40 px, four times slower), largest first."
+        img = as_rgb_uint8(image)
+        if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(img, upsample)]
+        else: found = list(zip(*self.faces.run(img, upsample, 0.0)[:2]))
+        rects = sorted((r for r, s in found if s >= min_score), key=lambda r: -r.area())
+        return [self.shape(img, r) for r in rects]
 
 # %% ../nbs/05_landmarks.ipynb #6f6bfe66
 class DlibEmbedder:

@@ -280,10 +280,11 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
         out = self.decode(lat.w, landmarks_tgt, zs, temperature)
         return self.fuse_warp(out, x, landmarks_src, landmarks_tgt) if fuse and self.fusion is not None else out
 
-    def fuse_warp(self, decoded, x, landmarks_src, landmarks_tgt, warped=None, source_bits=None):
+    def fuse_warp(self, decoded, x, landmarks_src, landmarks_tgt, warped=None, source_bits=None, return_mask=False):
         """`decoded` (the flow's transfer of `x` to `landmarks_tgt`) blended with the landmark warp of `x` by the model's fusion
         mask, times the familiarity gate when the model has one (`config.gate_bits > 0`). `warped`: that warp, if already
-        computed; `source_bits` `[B]`: `source_bits(x, landmarks_src)`, if already computed (one source, many targets)."""
+        computed; `source_bits` `[B]`: `source_bits(x, landmarks_src)`, if already computed (one source, many targets).
+        `return_mask`: return `(fused, mask)`, the mask `[B,1,S,S]` with its gates applied (the weight the flow got)."""
         from pgflow.fusion import fuse, familiarity_gate
         if self.fusion is None: raise ValueError("PGFlow.fuse_warp: this model has no fusion mask (config.fusion_width is 0; add one with pgflow-fuse)")
         if isinstance(landmarks_src, (list, tuple)) or isinstance(landmarks_tgt, (list, tuple)):
@@ -294,7 +295,8 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
         if self.config.gate_bits:
             if source_bits is None: source_bits = self.source_bits(x, landmarks_src)
             gate = familiarity_gate(torch.as_tensor(source_bits).expand(len(decoded)), self.config.gate_bits, self.config.gate_width, self.config.gate_low)
-        return fuse(self.fusion, decoded, warped, landmarks_src, landmarks_tgt, gate)[0]
+        fused, mask = fuse(self.fusion, decoded, warped, landmarks_src, landmarks_tgt, gate)
+        return (fused, mask) if return_mask else fused
 
     @torch.no_grad()
     def source_bits(self, x, landmarks):
