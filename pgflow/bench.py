@@ -470,8 +470,12 @@ def bench_cli(preset: Param("PGFlowConfig preset: tiny, v3_64, ...", str) = 'tin
     return report
 
 def main(argv: list[str] | None = None):
-    "Entry point of `pgflow-bench` and `python -m pgflow.bench`: `bench_cli` with `--batch-size` or `--batch_size`."
+    "Entry point of `pgflow-bench` and `python -m pgflow.bench`: `bench_cli` with `--batch-size` or `--batch_size`; `pgflow-bench video ...`: the video benchmark (`10b_videobench`)."
     from pgflow.cli import run_cli
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['video']:
+        from pgflow.videobench import main as video_main
+        return video_main(argv[1:])
     run_cli(bench_cli, argv, 'pgflow-bench')
 
 # %% ../nbs/10_bench.ipynb #2e6b0ee8

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 # %% auto #0
-__all__ = ['SMOOTH_MIN_CUTOFF', 'SMOOTH_BETA', 'box_iou', 'number_faces', 'describe_faces', 'FaceChoiceError', 'choose_face',
-           'FaceTracker', 'jitter', 'OneEuroFilter', 'LandmarkSmoother', 'smooth_landmarks', 'landmark_box',
-           'detect_faces']
+__all__ = ['SMOOTH_MIN_CUTOFF', 'SMOOTH_BETA', 'SMOOTH_RADIUS', 'box_iou', 'number_faces', 'describe_faces', 'FaceChoiceError',
+           'choose_face', 'FaceTracker', 'jitter', 'OneEuroFilter', 'LandmarkSmoother', 'smooth_landmarks',
+           'landmark_box', 'detect_faces', 'fit_weights', 'CenteredSmoother']
 
 # %% ../nbs/08b_motion.ipynb #4b8119a3
 def _area(box) -> float:
@@ -149,6 +149,10 @@ class LandmarkSmoother:
         x = _check_points(lm, 'LandmarkSmoother')
         if self.scale is None: self.scale = max(float(np.ptp(x, 0).max()), 1.0)
         return (self.filter(x / self.scale, self.dt) * self.scale).astype(np.float32)
+    def push(self, lm) -> np.ndarray:
+        "As calling it (the streaming protocol of `CenteredSmoother`, without look-ahead: every frame comes back at once)."
+        return self(lm)
+    def flush(self) -> list: return []
 
 # %% ../nbs/08b_motion.ipynb #94b283f3
 def smooth_landmarks(lms, fps: float, min_cutoff: float = SMOOTH_MIN_CUTOFF, beta: float = SMOOTH_BETA) -> np.ndarray:
@@ -173,3 +177,32 @@ def detect_faces(detector, image, scales=(0, 1)) -> list[np.ndarray]:
         boxes = [landmark_box(f) for f in found]
         found += [np.asarray(f, np.float32) for f in new if all(box_iou(landmark_box(f), b) <= 0.5 for b in boxes)]
     return found
+
+# %% ../nbs/08b_motion.ipynb #db7c61d0
+SMOOTH_RADIUS = 4   # frames before and after each frame in the look-ahead smoother (the transfer's default)
+
+def fit_weights(before:int, after:int, order:int=2) -> np.ndarray:
+    "Weights over frames -`before`..`after` whose dot product with them is, at frame 0, the least-squares polynomial of `order` through them."
+    pos = np.arange(-before, after + 1, dtype=np.float64)
+    return np.linalg.pinv(np.vander(pos, min(order, len(pos) - 1) + 1, increasing=True))[0]
+
+# %% ../nbs/08b_motion.ipynb #bb2afc75
+class CenteredSmoother:
+    "Look-ahead smoothing of landmarks [68, 2] (see above): `push(lm)` returns the smoothed landmarks of the frame pushed `radius` pushes ago, or None; `flush()` the rest."
+    def __init__(self, radius:int=SMOOTH_RADIUS, order:int=2):
+        if radius < 0: raise ValueError(f"CenteredSmoother: radius must be 0 or more frames, got {radius}")
+        self.radius, self.order = radius, order
+        self.reset()
+    def reset(self): self.win, self.waiting = [], 0
+    def _emit(self, after:int) -> np.ndarray:
+        j = len(self.win) - 1 - after; before = min(self.radius, j)
+        self.waiting -= 1
+        return np.tensordot(fit_weights(before, after, self.order), np.stack(self.win[j - before:j + after + 1]), 1).astype(np.float32)
+    def push(self, lm) -> np.ndarray | None:
+        self.win.append(_check_points(lm, 'CenteredSmoother')); self.waiting += 1
+        out = self._emit(self.radius) if self.waiting > self.radius else None
+        del self.win[:-(2 * self.radius + 1)]
+        return out
+    def flush(self) -> list[np.ndarray]:
+        out = [self._emit(self.waiting - 1) for _ in range(self.waiting)]
+        self.reset(); return out
