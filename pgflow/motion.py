@@ -178,7 +178,7 @@ def detect_faces(detector, image, scales=(0, 1)) -> list[np.ndarray]:
         found += [np.asarray(f, np.float32) for f in new if all(box_iou(landmark_box(f), b) <= 0.5 for b in boxes)]
     return found
 
-# %% ../nbs/08b_motion.ipynb #db7c61d0
+# %% ../nbs/08b_motion.ipynb #b3f08547
 SMOOTH_RADIUS = 4   # frames before and after each frame in the look-ahead smoother (the transfer's default)
 
 def fit_weights(before:int, after:int, order:int=2) -> np.ndarray:
@@ -186,7 +186,7 @@ def fit_weights(before:int, after:int, order:int=2) -> np.ndarray:
     pos = np.arange(-before, after + 1, dtype=np.float64)
     return np.linalg.pinv(np.vander(pos, min(order, len(pos) - 1) + 1, increasing=True))[0]
 
-# %% ../nbs/08b_motion.ipynb #bb2afc75
+# %% ../nbs/08b_motion.ipynb #ddc4d2cf
 class CenteredSmoother:
     "Look-ahead smoothing of landmarks [68, 2] (see above): `push(lm)` returns the smoothed landmarks of the frame pushed `radius` pushes ago, or None; `flush()` the rest."
     def __init__(self, radius:int=SMOOTH_RADIUS, order:int=2):
