@@ -241,8 +241,8 @@ class FaceAlignmentDetector:
                     if lms: out[i] = np.asarray(lms[0][:, :2], dtype=np.float32)
         return out
 
-    def all_faces(self, image, upsample: int = 0) -> list[np.ndarray]:
-        "Landmarks [68, 2] of every face SFD finds in `image` (SFD searches all scales itself: `upsample` > 0 finds nothing more), largest first."
+    def all_faces(self, image, upsample: int = 0, shrink: float = 1.0) -> list[np.ndarray]:
+        "Landmarks [68, 2] of every face SFD finds in `image` (SFD searches all scales itself: `upsample` > 0 finds nothing more; `shrink` is not used), largest first."
         if upsample: return []
         img = as_rgb_uint8(image)
         boxes = sorted(self.fa.face_detector.detect_from_image(img.copy()), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
@@ -311,13 +311,20 @@ class DlibDetector:
             out.append(self.shape(img, rects[0]) if rects else None)
         return out
 
-    def all_faces(self, image, upsample: int = 0, min_score: float = 0.3) -> list[np.ndarray]:
-        "Landmarks [68, 2] of every face scoring `min_score` or more in `image` at upsampling `upsample` (1 finds faces down to about 40 px, four times slower), largest first."
+    def all_faces(self, image, upsample: int = 0, min_score: float = 0.3, shrink: float = 1.0) -> list[np.ndarray]:
+        """Landmarks [68, 2] of every face scoring `min_score` or more in `image` at upsampling `upsample` (1 finds faces down to
+        about 40 px, four times slower), largest first. `shrink` < 1 runs the face detector on the image shrunk by that factor
+        (faster, for faces known to be large) and the landmark predictor on the image itself."""
         img = as_rgb_uint8(image)
-        if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(img, upsample)]
-        else: found = list(zip(*self.faces.run(img, upsample, 0.0)[:2]))
-        rects = sorted((r for r, s in found if s >= min_score), key=lambda r: -r.area())
-        return [self.shape(img, r) for r in rects]
+        small = img if shrink >= 1 else np.asarray(Image.fromarray(img).resize(
+            (max(1, round(img.shape[1] * shrink)), max(1, round(img.shape[0] * shrink))), Image.Resampling.BILINEAR))
+        if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(small, upsample)]
+        else: found = list(zip(*self.faces.run(small, upsample, 0.0)[:2]))
+        k = 1 if shrink >= 1 else 1 / shrink
+        dlib = _import_dlib()
+        rects = [dlib.rectangle(round(r.left() * k), round(r.top() * k), round(r.right() * k), round(r.bottom() * k))
+                 for r, s in found if s >= min_score]
+        return [self.shape(img, r) for r in sorted(rects, key=lambda r: -r.area())]
 
 # %% ../nbs/05_landmarks.ipynb #6f6bfe66
 class DlibEmbedder:

@@ -168,11 +168,11 @@ def landmark_box(lm) -> tuple[float, float, float, float]:
     return (*x.min(0).tolist(), *x.max(0).tolist())
 
 # %% ../nbs/08b_motion.ipynb #28e7716c
-def detect_faces(detector, image, scales=(0, 1)) -> list[np.ndarray]:
-    "Landmarks [68, 2] of every face `detector` finds in `image`, searching each upsampling in `scales` (see above)."
+def detect_faces(detector, image, scales=(0, 1), shrink:float=1.0) -> list[np.ndarray]:
+    "Landmarks [68, 2] of every face `detector` finds in `image`, searching each upsampling in `scales` (see above); `shrink`: see below."
     found = []
     for up in scales:
-        if hasattr(detector, 'all_faces'): new = detector.all_faces(image, upsample=up)
+        if hasattr(detector, 'all_faces'): new = detector.all_faces(image, upsample=up, **({'shrink': shrink} if shrink < 1 else {}))
         else: new = [lm for lm in detector.detect([image])[:1] if lm is not None] if up == scales[0] else []
         boxes = [landmark_box(f) for f in found]
         found += [np.asarray(f, np.float32) for f in new if all(box_iou(landmark_box(f), b) <= 0.5 for b in boxes)]
