@@ -13,8 +13,8 @@ from pgflow.landmarks import DlibDetector, face_box
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, 'OMP_NUM_THREADS': '1'}
-RSS = ("import resource, sys\nfrom pgflow.transfer import main\ntry: main(sys.argv[1:])\nexcept SystemExit as e: assert not e.code, e.code\n"
-       "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+RSS = ("import sys\nfrom pgflow.transfer import main\ntry: main(sys.argv[1:])\nexcept SystemExit as e: assert not e.code, e.code\n"
+       "print('maxrss_kb', open('/proc/self/status').read().split('VmHWM:')[1].split()[0])")   # not ru_maxrss: inherited at fork
 
 
 def transfer(*args, rss=False):
