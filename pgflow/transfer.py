@@ -8,6 +8,7 @@ import json, sys, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from collections import deque
+from contextlib import contextmanager
 from typing import Iterator
 import numpy as np
 import torch
@@ -19,7 +20,7 @@ from .fileio import atomic_write
 from .frames import (TransferError, IMAGE_EXTS, VIDEO_EXTS, Frames, FrameStream, open_frames, read_image,
                            read_frames, read_video, rgb_uint8, contact_sheet, write_frames, write_stream)
 from .composite import to_float, to_uint8, resize_image, paste_face, composite, composite_region
-from .motion import (detect_faces, landmark_box, choose_face, describe_faces, box_iou, FaceTracker, LandmarkSmoother,
+from .motion import (detect_faces, landmark_box, choose_face, describe_faces, number_faces, box_iou, FaceTracker, LandmarkSmoother,
                            CenteredSmoother, SMOOTH_RADIUS)
 from .posemap import load_landmarks, normalize_landmarks, denormalize_landmarks
 from .model import inference_precision, PRECISIONS
@@ -71,13 +72,18 @@ class LandmarkTrack:
                 self.array, self.count = arr.astype(np.float32), len(arr)
         if self.count == 1 and self.array is None and count is not None and count != 1: self._one_file(count)
 
+    def _frame_file(self, name:str, present:set|None=None) -> Path:
+        "The file of frame `name` in a folder of per-frame files (`present`: the folder's file names, if already listed)."
+        for ext in LANDMARK_EXTS:
+            f = self.path / f'{name}{ext}'
+            if (f.name in present) if present is not None else f.is_file(): return f
+        raise TransferError(f"{self.path}: no landmark file for frame {name!r} (expected {name}.npy or {name}.pts)")
+
     def check(self, names:list):
         "Before reading any frame: a folder of per-frame files must hold one for each of `names` (only their existence is checked)."
         if not self.path.is_dir(): return
-        files = {p.name for p in self.path.iterdir()}
-        for name in names:
-            if not any(f'{name}{ext}' in files for ext in LANDMARK_EXTS):
-                raise TransferError(f"{self.path}: no landmark file for frame {name!r} (expected {name}.npy or {name}.pts)")
+        present = {p.name for p in self.path.iterdir()}
+        for name in names: self._frame_file(name, present)
 
     def _one_file(self, n):
         raise TransferError(f"{self.path}: one landmark file for {n} frames; give a folder with one file per frame "
@@ -88,10 +94,7 @@ class LandmarkTrack:
         if self.array is not None:
             if i >= len(self.array): raise TransferError(f"{self.path}: holds landmarks for {len(self.array)} frames, the driving input has more")
             return _to_pixels(self.array[i], image)
-        if self.path.is_dir():
-            cands = [self.path / f'{name}{ext}' for ext in LANDMARK_EXTS if (self.path / f'{name}{ext}').is_file()]
-            if not cands: raise TransferError(f"{self.path}: no landmark file for frame {name!r} (expected {name}.npy or {name}.pts)")
-            return read_landmark_file(cands[0], image)
+        if self.path.is_dir(): return read_landmark_file(self._frame_file(name), image)
         if i > 0: self._one_file('several')
         return read_landmark_file(self.path, image)
 
@@ -110,7 +113,7 @@ def find_source_face(detector, image:np.ndarray, face='largest', path='source') 
     boxes = [landmark_box(f) for f in faces]
     try: k = choose_face(boxes, face)
     except ValueError as e: raise TransferError(f"{path}: {e}; {describe_faces(boxes)}") from None
-    n = sorted(range(len(boxes)), key=lambda i: (boxes[i][0] + boxes[i][2], boxes[i][1])).index(k) + 1
+    n = number_faces(boxes).index(k) + 1
     return faces[k], (f"{path}: {describe_faces(boxes)}; animating face {n}" if len(faces) > 1 else '')
 
 # %% ../nbs/08_transfer.ipynb #aefbed81
@@ -263,16 +266,13 @@ class SplitNoise:
 
     def _get(self): return torch.get_rng_state(), [torch.cuda.get_rng_state(d) for d in self.devices]
 
+    @contextmanager
     def __call__(self):
-        noise = self
-        class _Block:
-            def __enter__(s):
-                s.fork = torch.random.fork_rng(devices=noise.devices); s.fork.__enter__()
-                torch.set_rng_state(noise.state[0])
-                for d, st in zip(noise.devices, noise.state[1]): torch.cuda.set_rng_state(st, d)
-            def __exit__(s, *exc):
-                noise.state = noise._get(); return s.fork.__exit__(*exc)
-        return _Block()
+        with torch.random.fork_rng(devices=self.devices):
+            torch.set_rng_state(self.state[0])
+            for d, st in zip(self.devices, self.state[1]): torch.cuda.set_rng_state(st, d)
+            try: yield
+            finally: self.state = self._get()
 
 # %% ../nbs/08_transfer.ipynb #01373398
 def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targets:torch.Tensor, batch_size:int=16,
