@@ -15,11 +15,12 @@ from .warp import warp_field
 __all__ = ['FIELD_SIDE', 'to_float', 'to_uint8', 'resize_image', 'feather', 'paste_face', 'clip_box', 'region_field',
            'region_warp', 'composite_region', 'composite']
 
-# %% ../nbs/08c_composite.ipynb #97222a68
+# %% ../nbs/08c_composite.ipynb #702ea273
 def to_float(img:np.ndarray) -> torch.Tensor:
     "uint8 [H, W, 3] -> float32 [3, H, W] in [0, 1]."
     return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255).permute(2, 0, 1)
 
+# %% ../nbs/08c_composite.ipynb #7ef37492
 def to_uint8(x:torch.Tensor) -> np.ndarray:
     "float [..., 3, H, W] (clamped to [0, 1]) -> uint8 [..., H, W, 3]."
     return (x.clamp(0, 1) * 255).round().byte().movedim(-3, -1).cpu().numpy()
@@ -51,7 +52,7 @@ def paste_face(image:np.ndarray, face:np.ndarray, box, frac:float=0.08) -> np.nd
     out[y0:y1, x0:x1] = np.round(m * face[sl] + (1 - m) * out[y0:y1, x0:x1]).astype(np.uint8)
     return out
 
-# %% ../nbs/08c_composite.ipynb #5579a516
+# %% ../nbs/08c_composite.ipynb #980f77c5
 def clip_box(box, h:int, w:int) -> tuple[int, int, int, int]:
     "`box` (left, top, right, bottom) rounded to whole pixels and clipped to an `h x w` image."
     l, t, r, b = (int(round(v)) for v in box)
@@ -59,6 +60,7 @@ def clip_box(box, h:int, w:int) -> tuple[int, int, int, int]:
 
 FIELD_SIDE = 192   # the coarse grid's larger side: the field is computed on about this many points across, whatever the face's size
 
+# %% ../nbs/08c_composite.ipynb #5efbab29
 def region_field(src_px, tgt_px, box, stride:int|None=None) -> torch.Tensor:
     "grid_sample grid [1, h, w, 2] over `box` (whole pixels) that moves landmarks `src_px` to `tgt_px` ([68, 2] pixels), border fixed."
     l, t, r, b = box; h, w = b - t, r - l
@@ -72,6 +74,7 @@ def region_field(src_px, tgt_px, box, stride:int|None=None) -> torch.Tensor:
     ident = torch.stack(torch.meshgrid((torch.arange(w) + 0.5) / w * 2 - 1, (torch.arange(h) + 0.5) / h * 2 - 1, indexing='xy'), -1)
     return (ident + move.permute(1, 2, 0))[None]
 
+# %% ../nbs/08c_composite.ipynb #776b41b6
 def region_warp(image:torch.Tensor, src_px, tgt_px, box, stride:int|None=None) -> torch.Tensor:
     "float [3, h, w]: the part of `image` [3, H, W] inside `box` (whole pixels) warped from `src_px` to `tgt_px`."
     l, t, r, b = box

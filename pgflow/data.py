@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # %% auto #0
 __all__ = ['log', 'IMAGE_EXTS', 'DROP_KINDS', 'CONVERT_KINDS', 'N_EXAMPLES', 'read_meta', 'FaceFrames', 'Quadruplets']
 
-# %% ../nbs/04_data.ipynb #172e85dd
+# %% ../nbs/04_data.ipynb #e5356b6f
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 def _landmark_path(root: Path, rel: str) -> Path:
@@ -29,6 +29,7 @@ def _landmark_path(root: Path, rel: str) -> Path:
     if parts and parts[0] == 'frames': parts = parts[1:]
     return root.joinpath('landmarks', *parts)
 
+# %% ../nbs/04_data.ipynb #a8036f90
 def read_meta(root) -> tuple:
     "Rows (path, identity, video) and, for the original format, the landmark row of each frame."
     root = Path(root)

@@ -15,7 +15,7 @@ __all__ = ['DISK_ERRNOS', 'MANIFEST', 'human_size', 'free_space', 'WriteError', 
            'write_bytes', 'write_text', 'write_json', 'write_png', 'file_digest', 'fsync_dir', 'write_manifest',
            'verify_dir', 'publish_dir', 'clean_temporaries', 'FolderInUse', 'FolderLock']
 
-# %% ../nbs/00_fileio.ipynb #42ba9896
+# %% ../nbs/00_fileio.ipynb #38d170d8
 DISK_ERRNOS = {errno.ENOSPC: 'no space left on the device', errno.EDQUOT: 'disk quota exceeded',
                errno.EFBIG: 'file too large for the file-size limit (ulimit -f)', errno.EACCES: 'permission denied',
                errno.EPERM: 'operation not permitted', errno.EROFS: 'read-only file system'}
@@ -27,6 +27,7 @@ def human_size(n: int | None) -> str:
         if abs(n) < 1000 or unit == 'TB': return f"{n} {unit}" if unit == 'bytes' else f"{n:.1f} {unit}"
         n /= 1000
 
+# %% ../nbs/00_fileio.ipynb #c7afb5a2
 def free_space(folder) -> int | None:
     "Free bytes for an unprivileged user on the file system of `folder` (or of its nearest existing parent)."
     p = Path(folder).absolute()
@@ -34,6 +35,7 @@ def free_space(folder) -> int | None:
     try: return shutil.disk_usage(p).free
     except OSError: return None
 
+# %% ../nbs/00_fileio.ipynb #bd821e74
 class WriteError(OSError):
     "A folder that cannot take a file: one line naming the folder, what, the space needed and free, and what to do."
     def __init__(self, folder, code: int, needed: int | None = None, what: str | None = None):
@@ -48,17 +50,20 @@ class WriteError(OSError):
                     f"free some space or write to another folder (earlier files there are intact)")
         return f"cannot write {what}to {self.folder}: {self.strerror}; make it writable or write to another folder"
 
+# %% ../nbs/00_fileio.ipynb #11c9f39b
 def _errno_of(e: BaseException) -> int | None:
     if isinstance(e, OSError): return e.errno
     m = re.search(r'(?:os error|Os \{ code:)\s*(\d+)', str(e))
     return int(m.group(1)) if m else None
 
+# %% ../nbs/00_fileio.ipynb #9af9024a
 def as_write_error(e: BaseException, folder, needed: int | None = None, what: str | None = None) -> BaseException:
     "`e` as a `WriteError` when it means the folder cannot take the file (`DISK_ERRNOS`); any other error unchanged."
     if isinstance(e, WriteError): return e
     code = _errno_of(e)
     return WriteError(folder, code, needed, what) if code in DISK_ERRNOS else e
 
+# %% ../nbs/00_fileio.ipynb #90998b3b
 def check_space(folder, needed: int, what: str | None = None):
     "Raise a `WriteError` (ENOSPC) before writing `needed` bytes into `folder` if its file system has less free."
     free = free_space(folder)
@@ -86,7 +91,7 @@ def atomic_write(path, write: Callable[[Path], None], size: int | None = None) -
         raise w from e
     return path
 
-# %% ../nbs/00_fileio.ipynb #f7b8d50a
+# %% ../nbs/00_fileio.ipynb #5140ad62
 def write_bytes(path, data: bytes, fsync: bool = False) -> Path:
     "Write `data` to `path` atomically; `fsync`: flush it to the disk before the rename (checkpoints)."
     def put(t):
@@ -95,14 +100,17 @@ def write_bytes(path, data: bytes, fsync: bool = False) -> Path:
             if fsync: f.flush(); os.fsync(f.fileno())
     return atomic_write(path, put, size=len(data))
 
+# %% ../nbs/00_fileio.ipynb #0bd31564
 def write_text(path, text: str) -> Path:
     "Write `text` (UTF-8) to `path` atomically."
     return write_bytes(path, text.encode('utf-8'))
 
+# %% ../nbs/00_fileio.ipynb #6cd95603
 def write_json(path, obj, indent: int = 1) -> Path:
     "Write `obj` as JSON to `path` atomically; nothing is written if `obj` is not JSON-serialisable."
     return write_text(path, json.dumps(obj, indent=indent))
 
+# %% ../nbs/00_fileio.ipynb #53f0a168
 def write_png(path, image: np.ndarray) -> Path:
     "Write a uint8 `[H, W, 3]` RGB array to `path` as a PNG, atomically."
     from PIL import Image
@@ -112,7 +120,7 @@ def write_png(path, image: np.ndarray) -> Path:
     buf = io.BytesIO(); Image.fromarray(image).save(buf, format='PNG')
     return write_bytes(path, buf.getvalue())
 
-# %% ../nbs/00_fileio.ipynb #3b40d29a
+# %% ../nbs/00_fileio.ipynb #eec43d95
 MANIFEST = 'manifest.json'
 
 def file_digest(path, chunk: int = 1 << 20) -> tuple[int, str]:
@@ -122,6 +130,7 @@ def file_digest(path, chunk: int = 1 << 20) -> tuple[int, str]:
         while b := f.read(chunk): h.update(b); n += len(b)
     return n, h.hexdigest()
 
+# %% ../nbs/00_fileio.ipynb #c93fe853
 def fsync_dir(path):
     "Flush a folder's entries (new names, renames) to the disk; a no-op where folders cannot be opened."
     try: fd = os.open(path, os.O_RDONLY)
@@ -130,6 +139,7 @@ def fsync_dir(path):
     except OSError: pass
     finally: os.close(fd)
 
+# %% ../nbs/00_fileio.ipynb #d1dba26c
 def write_manifest(folder, **meta) -> dict:
     "Write `folder/manifest.json`: `meta` plus every file's size and SHA-256 (files under sub-folders too)."
     folder = Path(folder)
@@ -139,6 +149,7 @@ def write_manifest(folder, **meta) -> dict:
     write_bytes(folder / MANIFEST, json.dumps(man, indent=1).encode(), fsync=True)
     return man
 
+# %% ../nbs/00_fileio.ipynb #16048cfc
 def verify_dir(folder) -> str | None:
     "None if every file that `folder/manifest.json` lists has its size and SHA-256; else what is wrong, naming the file."
     folder = Path(folder)
@@ -156,6 +167,7 @@ def verify_dir(folder) -> str | None:
         if file_digest(p)[1] != want.get('sha256'): return f"{p} does not match its SHA-256 in the manifest (damaged)"
     return None
 
+# %% ../nbs/00_fileio.ipynb #f56ba792
 def publish_dir(tmp, final, **meta) -> Path:
     "Add a manifest to the finished folder `tmp`, flush it to disk and rename it to `final` in one step (replacing an old `final`)."
     tmp, final = Path(tmp), Path(final)
@@ -180,6 +192,7 @@ def publish_dir(tmp, final, **meta) -> Path:
 
 _TEMP = re.compile(r'^(\.tmp-.+|\.trash-.+|\..+\.tmp.*)$')
 
+# %% ../nbs/00_fileio.ipynb #aa1519cf
 def clean_temporaries(folder) -> list[str]:
     "Remove the temporaries a killed writer left directly in `folder` (see `atomic_write`, `publish_dir`); returns their names."
     folder, gone = Path(folder), []
@@ -190,10 +203,11 @@ def clean_temporaries(folder) -> list[str]:
             gone.append(p.name)
     return gone
 
-# %% ../nbs/00_fileio.ipynb #bf8227fa
+# %% ../nbs/00_fileio.ipynb #34881bd7
 class FolderInUse(RuntimeError):
     "Another live process holds the folder's lock."
 
+# %% ../nbs/00_fileio.ipynb #cc50ea19
 class FolderLock:
     "Exclusive lock on `folder` for this process (`flock` on `folder/.lock`); released on exit, by the OS if the process dies."
     def __init__(self, folder, what: str = 'a pgflow job'): self.folder, self.what, self.fd = Path(folder), what, None

@@ -10,23 +10,25 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['l1_error', 'psnr', 'gaussian_window', 'ssim']
 
-# %% ../nbs/03a_imagemetrics.ipynb #eca6725f
+# %% ../nbs/03a_imagemetrics.ipynb #2e4818b0
 def _check_pair(a: torch.Tensor, b: torch.Tensor, name: str):
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(f"{name}: expected two images [B, C, H, W] of the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
+# %% ../nbs/03a_imagemetrics.ipynb #279049c1
 def l1_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Mean absolute error per image `[B]`."
     _check_pair(a, b, "l1_error")
     return (a - b).abs().flatten(1).mean(1)
 
+# %% ../nbs/03a_imagemetrics.ipynb #2995f996
 def psnr(a: torch.Tensor, b: torch.Tensor, max_val: float = 1.0) -> torch.Tensor:
     "Peak signal-to-noise ratio in dB per image `[B]` (inf for identical images)."
     _check_pair(a, b, "psnr")
     mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
     return 10 * torch.log10(max_val ** 2 / mse)
 
-# %% ../nbs/03a_imagemetrics.ipynb #9fff99b5
+# %% ../nbs/03a_imagemetrics.ipynb #b09c3914
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     "Normalised 2-D Gaussian window `[size, size]`."
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
@@ -34,6 +36,7 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     g = g / g.sum()
     return g[:, None] * g[None, :]
 
+# %% ../nbs/03a_imagemetrics.ipynb #d56efd2a
 def ssim(a: torch.Tensor, b: torch.Tensor, max_val: float = 1.0, win_size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     "Structural similarity per image `[B]` (Wang et al. 2004: Gaussian window, valid positions, mean over channels)."
     _check_pair(a, b, "ssim")

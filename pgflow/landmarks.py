@@ -6,19 +6,15 @@
 from __future__ import annotations
 
 import csv
-import importlib
-import inspect
 import io
 import json
 import math
 import os
 import shutil
 import sys
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol, runtime_checkable
-from urllib.parse import urlparse
+from typing import Iterator
 
 import numpy as np
 from fastcore.script import call_parse
@@ -28,14 +24,23 @@ from .fileio import write_json, write_text
 from .posemap import N_LANDMARKS, normalize_landmarks
 
 # %% auto #0
-__all__ = ['DLIB_MODELS', 'DETECTORS', 'VIDEO_EXTS', 'IMAGE_EXTS', 'face_box', 'as_rgb_uint8', 'crop_face', 'smooth_boxes',
+__all__ = ['VIDEO_EXTS', 'IMAGE_EXTS', 'face_box', 'crop_face', 'smooth_boxes', 'Clip', 'find_clips', 'Sampling',
+           'UnreadableError', 'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'parse_shard',
+           'PrepareWriteError', 'prepare', 'prepare_cli', 'main', 'DLIB_MODELS', 'DETECTORS', 'as_rgb_uint8',
            'LandmarkDetector', 'KnownLandmarksDetector', 'synthetic_footage', 'default_device', 'default_weights_dir',
            'face_alignment_weight_files', 'FaceAlignmentDetector', 'dlib_model_dir', 'dlib_model_file', 'DlibDetector',
-           'DlibEmbedder', 'face_alignment_ready', 'load_detector', 'Clip', 'find_clips', 'Sampling', 'UnreadableError',
-           'iter_frames', 'write_meta', 'CropSettings', 'process_clip', 'parse_shard', 'PrepareWriteError', 'prepare',
-           'prepare_cli', 'main']
+           'DlibEmbedder', 'face_alignment_ready', 'load_detector']
 
-# %% ../nbs/05_landmarks.ipynb #f70525fd
+# %% ../nbs/05_landmarks.ipynb #9d9006d4
+from .detectors import (
+    DLIB_MODELS, DETECTORS, as_rgb_uint8, LandmarkDetector, KnownLandmarksDetector, synthetic_footage, default_device,
+    default_weights_dir, face_alignment_weight_files, FaceAlignmentDetector, dlib_model_dir, dlib_model_file, DlibDetector,
+    DlibEmbedder, face_alignment_ready, load_detector)
+_all_ = ['DLIB_MODELS', 'DETECTORS', 'as_rgb_uint8', 'LandmarkDetector', 'KnownLandmarksDetector', 'synthetic_footage',
+         'default_device', 'default_weights_dir', 'face_alignment_weight_files', 'FaceAlignmentDetector', 'dlib_model_dir',
+         'dlib_model_file', 'DlibDetector', 'DlibEmbedder', 'face_alignment_ready', 'load_detector']
+
+# %% ../nbs/05_landmarks.ipynb #f5700140
 def _check_points(pts_px, name='pts_px') -> np.ndarray:
     "`pts_px` as a float64 `[N, 2]` array of finite pixel coordinates, or a ValueError naming `name`."
     pts = np.asarray(pts_px, dtype=np.float64)
@@ -45,6 +50,7 @@ def _check_points(pts_px, name='pts_px') -> np.ndarray:
         raise ValueError(f"{name}: landmarks contain NaN or inf")
     return pts
 
+# %% ../nbs/05_landmarks.ipynb #2e42b3c0
 def face_box(pts_px, margin: float = 1.6) -> tuple[float, float, float, float]:
     "Square crop box `(left, top, right, bottom)` in edge coordinates around landmarks `pts_px` [N, 2] (pixel centres at integers): centred on the landmarks' extent, side = `margin` x its larger dimension."
     if not margin > 0: raise ValueError(f"margin: expected a positive factor, got {margin}")
@@ -55,18 +61,6 @@ def face_box(pts_px, margin: float = 1.6) -> tuple[float, float, float, float]:
     return (float(cx - side / 2), float(cy - side / 2), float(cx + side / 2), float(cy + side / 2))
 
 # %% ../nbs/05_landmarks.ipynb #c89fbcdd
-def as_rgb_uint8(image, name='image') -> np.ndarray:
-    "`image` as an `HxWx3` uint8 RGB array: grayscale is repeated, an alpha channel dropped; other shapes raise a ValueError naming `name`."
-    img = np.asarray(image)
-    if img.dtype != np.uint8:
-        raise ValueError(f"{name}: expected uint8 pixels (0-255), got dtype {img.dtype}")
-    if img.ndim == 2: img = np.repeat(img[..., None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 1: img = np.repeat(img, 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4: img = img[..., :3]
-    if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) == 0:
-        raise ValueError(f"{name}: expected an HxWx3 RGB image, got shape {np.asarray(image).shape}")
-    return np.ascontiguousarray(img)
-
 def crop_face(image, box, size: int, pad: str = 'edge') -> np.ndarray:
     "Cut `box` = (left, top, right, bottom) in edge coordinates out of `image` (HxWx3 uint8) and resize it to `size x size`; outside the image, `pad` ('edge' or 'constant' = black)."
     img = as_rgb_uint8(image)
@@ -94,299 +88,7 @@ def smooth_boxes(boxes, window: int = 1) -> np.ndarray:
     out = np.stack([values[max(0, i - half): i + half + 1].mean(0) for i in range(len(values))])
     return np.concatenate([out[:, :2] - out[:, 2:] / 2, out[:, :2] + out[:, 2:] / 2], 1)
 
-# %% ../nbs/05_landmarks.ipynb #aa2e17fd
-@runtime_checkable
-class LandmarkDetector(Protocol):
-    "What `prepare` needs from a landmark detector (see the interface above)."
-    def detect(self, images: list[np.ndarray]) -> list[np.ndarray | None]:
-        "For each HxWx3 uint8 RGB image: float [68, 2] pixel landmarks (pixel centres at integers) of its main face, or None."
-        ...
-
-class KnownLandmarksDetector:
-    "A `LandmarkDetector` that knows the landmarks of reference `frames` [N,H,W,3] uint8 (`landmarks_px` [N,68,2]) and returns those of the closest one, or None if the RMS pixel difference exceeds `max_rms`."
-    def __init__(self, frames, landmarks_px, max_rms: float = 12.0):
-        self.frames = np.stack([as_rgb_uint8(f, 'frames') for f in frames]).astype(np.float32)
-        self.landmarks_px = np.asarray(landmarks_px, dtype=np.float32).reshape(len(self.frames), N_LANDMARKS, 2)
-        self.max_rms, self.calls, self.images_seen = max_rms, 0, 0
-
-    def detect(self, images):
-        self.calls += 1; self.images_seen += len(images)
-        return [self._match(as_rgb_uint8(im)) for im in images]
-
-    def _match(self, image):
-        if image.shape != self.frames.shape[1:]: return None
-        rms = np.sqrt(((self.frames - image.astype(np.float32)) ** 2).mean(axis=(1, 2, 3)))
-        i = int(rms.argmin())
-        return self.landmarks_px[i].copy() if rms[i] <= self.max_rms else None
-
-    def save(self, path):
-        "Save to an .npz (so a CLI run can load it with `from_npz`)."
-        np.savez_compressed(path, frames=self.frames.astype(np.uint8), landmarks_px=self.landmarks_px, max_rms=self.max_rms)
-
-    @classmethod
-    def from_npz(cls, path):
-        d = np.load(path)
-        return cls(d['frames'], d['landmarks_px'], float(d['max_rms']))
-
-# %% ../nbs/05_landmarks.ipynb #706a0daf
-def synthetic_footage(person: int, n_frames: int, frame_hw=(96, 128), face: int = 64, seed: int = 0):
-    "Frames [T,H,W,3] uint8 showing synthetic `person` (pgflow.synth) in `n_frames` smoothly changing poses at a drifting offset, and the true pixel landmarks [T,68,2] (pixel centres at integers)."
-    from pgflow.synth import render, video_poses
-    rng = np.random.default_rng(seed)
-    (y0, x0), (y1, x1) = rng.integers(0, np.subtract(frame_hw, face) + 1, (2, 2))
-    frames, lms = [], []
-    for t, pose in enumerate(video_poses(n_frames, seed=seed)):
-        image, lm = render(person, pose, size=face)
-        image = np.moveaxis(np.asarray(image, dtype=np.float64), 0, 2)
-        a = t / max(1, n_frames - 1)
-        y, x = round(y0 + a * (y1 - y0)), round(x0 + a * (x1 - x0))
-        frame = np.full((*frame_hw, 3), 40, np.uint8)
-        frame[y:y + face, x:x + face] = (image * 255).round().clip(0, 255).astype(np.uint8)
-        frames.append(frame)
-        lms.append(np.asarray(lm, dtype=np.float64) * face - 0.5 + [x, y])  # [0,1] -> pixel centres at integers
-    return np.stack(frames), np.stack(lms).astype(np.float32)
-
-# %% ../nbs/05_landmarks.ipynb #c71ce66c
-def default_device() -> str:
-    "The device face-alignment should use here: 'cuda', else 'mps', else 'cpu'."
-    import torch
-    if torch.cuda.is_available(): return 'cuda'
-    mps = getattr(torch.backends, 'mps', None)
-    if mps is not None and mps.is_available(): return 'mps'
-    return 'cpu'
-
-def default_weights_dir() -> Path:
-    "Where face-alignment itself caches its weights: `torch.hub.get_dir()/checkpoints`."
-    import torch
-    return Path(torch.hub.get_dir()) / 'checkpoints'
-
-def face_alignment_weight_files() -> dict[str, tuple[str, str]]:
-    "The weight files face-alignment needs for 2D landmarks with the SFD detector: {'fan'|'sfd': (file name, URL)}, read from the installed package."
-    from face_alignment import api
-    from face_alignment.detection.sfd import sfd_detector
-    urls = {'fan': api.models_urls['2DFAN-4'], 'sfd': sfd_detector.models_urls['s3fd']}
-    return {k: (os.path.basename(urlparse(u).path), u) for k, u in urls.items()}
-
-def _no_download(*args, **kwargs):
-    raise RuntimeError(f"pgflow never downloads at run time; a download was attempted: {args[:1]}")
-
-class FaceAlignmentDetector:
-    "A `LandmarkDetector` around face-alignment's FAN + SFD, built offline from the weight files in `weights_dir` (default `torch.hub.get_dir()/checkpoints`)."
-    def __init__(self, device: str | None = None, weights_dir=None, batch_size: int = 8,
-                 flip_input: bool = False, filter_threshold: float = 0.5, compile: bool = False):
-        self.device = str(device or default_device())
-        self.weights_dir = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-        self.batch_size = batch_size
-        files = self.check_weights(self.weights_dir)
-        self.fa = self._build(files, flip_input, filter_threshold, compile)
-
-    @staticmethod
-    def check_weights(weights_dir) -> dict[str, Path]:
-        "Paths of the needed weight files in `weights_dir`; a FileNotFoundError listing the missing ones (names, URLs, where to put them) otherwise."
-        weights_dir = Path(weights_dir)
-        needed = face_alignment_weight_files()
-        paths = {k: weights_dir / name for k, (name, _) in needed.items()}
-        missing = [k for k, p in paths.items() if not p.is_file()]
-        if missing:
-            lines = '\n'.join(f"  {needed[k][0]}   (from {needed[k][1]})" for k in missing)
-            raise FileNotFoundError(
-                f"face-alignment weights missing in {weights_dir}:\n{lines}\n"
-                f"pgflow never downloads at run time. On a machine with internet, download these files and copy them "
-                f"into {weights_dir} (or into any folder, passed as weights_dir= / --weights-dir).")
-        return paths
-
-    def _build(self, files, flip_input, filter_threshold, compile):
-        import torch
-        import face_alignment
-        from face_alignment import api, utils
-        types = face_alignment.LandmarksType
-        two_d = getattr(types, 'TWO_D', None) or getattr(types, '_2D')  # renamed in face-alignment 1.4
-        det_kwargs = {'path_to_detector': str(files['sfd'])}
-        from face_alignment.detection.sfd.sfd_detector import SFDDetector
-        if 'filter_threshold' in inspect.signature(SFDDetector.__init__).parameters:
-            det_kwargs['filter_threshold'] = filter_threshold
-        kwargs = dict(device=self.device, flip_input=flip_input, face_detector='sfd', face_detector_kwargs=det_kwargs)
-        if 'compile' in inspect.signature(face_alignment.FaceAlignment.__init__).parameters:
-            kwargs['compile'] = compile
-
-        def local_file(url, *args, **kw):
-            path = self.weights_dir / os.path.basename(urlparse(url).path)
-            if not path.is_file(): raise FileNotFoundError(f"face-alignment asked for {url}: put {path.name} in {self.weights_dir}")
-            return str(path)
-        patches = [(api, n, local_file) for n in ('load_file_from_url', 'load_url') if hasattr(api, n)]
-        patches += [(utils, 'download_url_to_file', _no_download), (torch.hub, 'download_url_to_file', _no_download),
-                    (torch.hub, 'load_state_dict_from_url', _no_download)]
-        saved = [(mod, name, getattr(mod, name)) for mod, name, _ in patches if hasattr(mod, name)]
-        try:
-            for mod, name, fn in patches: setattr(mod, name, fn)
-            return face_alignment.FaceAlignment(two_d, **kwargs)
-        finally:
-            for mod, name, fn in saved: setattr(mod, name, fn)
-
-    def detect(self, images):
-        "See `LandmarkDetector`: SFD on each same-size batch, FAN on the largest face of each image."
-        import torch
-        images = [as_rgb_uint8(im, f'images[{i}]') for i, im in enumerate(images)]
-        out: list[np.ndarray | None] = [None] * len(images)
-        by_shape: dict[tuple, list[int]] = {}
-        for i, im in enumerate(images): by_shape.setdefault(im.shape, []).append(i)
-        for idx in by_shape.values():
-            for s in range(0, len(idx), self.batch_size):
-                chunk = idx[s:s + self.batch_size]
-                batch = torch.from_numpy(np.stack([images[i] for i in chunk])).permute(0, 3, 1, 2).float().to(self.device)
-                for i, boxes in zip(chunk, self.fa.face_detector.detect_from_batch(batch)):
-                    if len(boxes) == 0: continue
-                    box = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
-                    lms = self.fa.get_landmarks_from_image(images[i], detected_faces=[box])
-                    if lms: out[i] = np.asarray(lms[0][:, :2], dtype=np.float32)
-        return out
-
-    def all_faces(self, image, upsample: int = 0, shrink: float = 1.0) -> list[np.ndarray]:
-        "Landmarks [68, 2] of every face SFD finds in `image` (SFD searches all scales itself: `upsample` > 0 finds nothing more; `shrink` is not used), largest first."
-        if upsample: return []
-        img = as_rgb_uint8(image)
-        boxes = sorted(self.fa.face_detector.detect_from_image(img.copy()), key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-        lms = self.fa.get_landmarks_from_image(img, detected_faces=[b[:4] for b in boxes]) if boxes else None
-        return [np.asarray(l[:, :2], dtype=np.float32) for l in (lms or [])]
-
-# %% ../nbs/05_landmarks.ipynb #13ebda30
-DLIB_MODELS = {  # the model files of face_recognition_models (pip install pgflow[dlib]), by role
-    'landmarks': 'shape_predictor_68_face_landmarks.dat',   # 68-point shape predictor (iBUG 300-W; non-commercial licence)
-    'cnn': 'mmod_human_face_detector.dat',                  # MMOD CNN face detector (optional, slower, more robust)
-    'embedding': 'dlib_face_recognition_resnet_model_v1.dat',  # 128-D face-recognition ResNet
-}
-_DLIB_INSTALL = "pip install 'pgflow[dlib]'  (installs dlib-bin and face_recognition_models)"
-
-def dlib_model_dir() -> Path:
-    "The folder of face_recognition_models' model files, found without importing it (its `__init__` needs pkg_resources, gone from new setuptools)."
-    import importlib.util
-    spec = importlib.util.find_spec('face_recognition_models')
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"dlib's model files are not installed: {_DLIB_INSTALL}")
-    return Path(list(spec.submodule_search_locations)[0]) / 'models'
-
-def dlib_model_file(role: str, model_dir=None) -> Path:
-    "Path of the model file for `role` ('landmarks', 'cnn' or 'embedding'), from `model_dir` (default `dlib_model_dir()`); a FileNotFoundError saying how to install it otherwise."
-    if role not in DLIB_MODELS: raise ValueError(f"role: expected one of {list(DLIB_MODELS)}, got {role!r}")
-    path = Path(model_dir if model_dir is not None else dlib_model_dir()) / DLIB_MODELS[role]
-    if not path.is_file(): raise FileNotFoundError(f"{path}: dlib model file missing; {_DLIB_INSTALL}")
-    return path
-
-def _import_dlib():
-    try: import dlib
-    except ImportError: raise ImportError(f"dlib is not installed: {_DLIB_INSTALL}") from None
-    return dlib
-
-# %% ../nbs/05_landmarks.ipynb #05294b29
-class DlibDetector:
-    "A `LandmarkDetector` on dlib: HOG (or MMOD CNN, `cnn=True`) face detector, then the 68-point shape predictor on the largest face."
-    def __init__(self, model_dir=None, cnn: bool = False, upsample: int | None = None):
-        dlib = _import_dlib()
-        self.cnn, self.upsample = cnn, upsample  # upsample None: try 0, then 1 if no face (faces under ~80 px)
-        self.faces = dlib.cnn_face_detection_model_v1(str(dlib_model_file('cnn', model_dir))) if cnn else dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(str(dlib_model_file('landmarks', model_dir)))
-
-    def boxes(self, image) -> list:
-        "dlib rectangles of the faces in `image` (HxWx3 uint8 RGB), largest first (ties: higher detector score first)."
-        img = as_rgb_uint8(image)
-        for up in ([self.upsample] if self.upsample is not None else [0, 1]):
-            if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(img, up)]
-            else:
-                rects, scores, _ = self.faces.run(img, up, 0.0)
-                found = list(zip(rects, scores))
-            if found: return [r for r, s in sorted(found, key=lambda rs: (-rs[0].area(), -rs[1]))]
-        return []
-
-    def shape(self, image, rect) -> np.ndarray:
-        "The 68 landmarks [68, 2] (pixels, centres at integers) of the face in `rect`."
-        s = self.predictor(as_rgb_uint8(image), rect)
-        return np.array([(p.x, p.y) for p in s.parts()], dtype=np.float32)
-
-    def detect(self, images):
-        "See `LandmarkDetector`."
-        out = []
-        for i, im in enumerate(images):
-            img = as_rgb_uint8(im, f'images[{i}]')
-            rects = self.boxes(img)
-            out.append(self.shape(img, rects[0]) if rects else None)
-        return out
-
-    def all_faces(self, image, upsample: int = 0, min_score: float = 0.3, shrink: float = 1.0) -> list[np.ndarray]:
-        """Landmarks [68, 2] of every face scoring `min_score` or more in `image` at upsampling `upsample` (1 finds faces down to
-        about 40 px, four times slower), largest first. `shrink` < 1 runs the face detector on the image shrunk by that factor
-        (faster, for faces known to be large) and the landmark predictor on the image itself."""
-        img = as_rgb_uint8(image)
-        small = img if shrink >= 1 else np.asarray(Image.fromarray(img).resize(
-            (max(1, round(img.shape[1] * shrink)), max(1, round(img.shape[0] * shrink))), Image.Resampling.BILINEAR))
-        if self.cnn: found = [(d.rect, d.confidence) for d in self.faces(small, upsample)]
-        else: found = list(zip(*self.faces.run(small, upsample, 0.0)[:2]))
-        k = 1 if shrink >= 1 else 1 / shrink
-        dlib = _import_dlib()
-        rects = [dlib.rectangle(round(r.left() * k), round(r.top() * k), round(r.right() * k), round(r.bottom() * k))
-                 for r, s in found if s >= min_score]
-        return [self.shape(img, r) for r in sorted(rects, key=lambda r: -r.area())]
-
-# %% ../nbs/05_landmarks.ipynb #6f6bfe66
-class DlibEmbedder:
-    "dlib's 128-D face-recognition ResNet as an identity network: `embedder(images [B, 3, H, W] in [0, 1]) -> [B, 128]`; faces found at 256 px by `DlibDetector`, else the central box."
-    metric_key, metric = 'aed', 'euclidean'  # what pgflow-eval calls it: FOMM's AED (theirs: OpenFace embeddings)
-    def __init__(self, model_dir=None, detector: DlibDetector | None = None, size: int = 256, margin: float = 1.6):
-        dlib = _import_dlib()
-        self.net = dlib.face_recognition_model_v1(str(dlib_model_file('embedding', model_dir)))
-        self.detector = detector or DlibDetector(model_dir)
-        self.size, self.margin, self.found = size, margin, []   # found: per image of the last call, was a face detected
-
-    def embed(self, image) -> np.ndarray:
-        "The 128-D embedding of the largest face in one HxWx3 uint8 image (the central `1/margin` box where none is found)."
-        import dlib
-        img = as_rgb_uint8(image)
-        rects = self.detector.boxes(img)
-        self.found.append(bool(rects))
-        if not rects:  # a face crop (as pgflow's are) whose face the detector misses: its centre
-            h, w = img.shape[:2]; s = min(h, w) / self.margin
-            rects = [dlib.rectangle(int(w / 2 - s / 2), int(h / 2 - s / 2), int(w / 2 + s / 2), int(h / 2 + s / 2))]
-        shape = self.detector.predictor(img, rects[0])
-        return np.asarray(self.net.compute_face_descriptor(img, shape), dtype=np.float32)
-
-    def __call__(self, images):
-        import torch
-        x = torch.as_tensor(images).detach().float().cpu().clamp(0, 1)
-        if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"images: expected [B, 3, H, W], got {tuple(x.shape)}")
-        if x.shape[-1] != self.size:
-            x = torch.nn.functional.interpolate(x, size=(self.size, self.size), mode='bilinear', align_corners=False, antialias=True)
-        u8 = (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
-        self.found = []
-        return torch.from_numpy(np.stack([self.embed(im) for im in u8]))
-
-# %% ../nbs/05_landmarks.ipynb #796e4ae4
-DETECTORS = ('auto', 'dlib', 'dlib-cnn', 'face-alignment')
-
-def face_alignment_ready(weights_dir=None) -> bool:
-    "Whether face-alignment is installed and its weight files are on disk (in `weights_dir`, default torch hub's checkpoints)."
-    try: FaceAlignmentDetector.check_weights(Path(weights_dir) if weights_dir is not None else default_weights_dir())
-    except (ImportError, FileNotFoundError): return False
-    return True
-
-def load_detector(spec: str = 'auto', device: str | None = None, weights_dir=None, batch_size: int = 8):
-    "The detector named by `spec`: 'auto' (face-alignment if its weights are on disk, else dlib), 'dlib', 'dlib-cnn', 'face-alignment', or 'module:name' naming an object with `.detect` or a callable returning one."
-    if spec == 'auto':
-        if face_alignment_ready(weights_dir): return FaceAlignmentDetector(device=device, weights_dir=weights_dir, batch_size=batch_size)
-        try: return DlibDetector()
-        except (ImportError, FileNotFoundError) as e:
-            raise FileNotFoundError(f"no landmark detector available: face-alignment's weights are not in "
-                                    f"{weights_dir or default_weights_dir()} and dlib is missing ({e})") from None
-    if spec in ('dlib', 'dlib-cnn'): return DlibDetector(cnn=spec == 'dlib-cnn')
-    if spec in ('face-alignment', 'face_alignment', 'fa'):
-        return FaceAlignmentDetector(device=device, weights_dir=weights_dir, batch_size=batch_size)
-    if ':' not in spec: raise ValueError(f"detector: expected one of {', '.join(DETECTORS)} or 'module:name', got {spec!r}")
-    module, name = spec.split(':', 1)
-    obj = importlib.import_module(module)
-    for part in name.split('.'): obj = getattr(obj, part)
-    if isinstance(obj, type) or not callable(getattr(obj, 'detect', None)): obj = obj()   # a class or a factory
-    if not callable(getattr(obj, 'detect', None)): raise TypeError(f"detector {spec!r}: expected an object with .detect(images), got {type(obj).__name__}")
-    return obj
-
-# %% ../nbs/05_landmarks.ipynb #ae1cbcc2
+# %% ../nbs/05_landmarks.ipynb #60b2c3c5
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.avi', '.mkv', '.webm', '.mpg', '.mpeg', '.flv', '.wmv', '.3gp', '.ts')
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff')
 
@@ -401,10 +103,12 @@ class Clip:
     @property
     def is_video(self) -> bool: return not self.images
 
+# %% ../nbs/05_landmarks.ipynb #f31d79e5
 def _names(rel_parts: tuple[str, ...], default_video: str) -> tuple[str, str]:
     if len(rel_parts) == 1: return rel_parts[0], default_video or rel_parts[0]
     return rel_parts[0], '_'.join(rel_parts[1:])
 
+# %% ../nbs/05_landmarks.ipynb #b47058d9
 def find_clips(src, exclude=None) -> list[Clip]:
     "All clips under `src`, named as in the table above (sorted by identity, video); `exclude`: a folder to skip."
     src = Path(src)
@@ -428,7 +132,7 @@ def find_clips(src, exclude=None) -> list[Clip]:
         seen[key] = c
     return sorted(clips, key=lambda c: (c.identity, c.video))
 
-# %% ../nbs/05_landmarks.ipynb #eaf8a7f5
+# %% ../nbs/05_landmarks.ipynb #caf27005
 @dataclass
 class Sampling:
     "Which frames of a clip to use."
@@ -441,9 +145,11 @@ class Sampling:
         if self.fps is not None and not self.fps > 0: raise ValueError(f"fps: expected a positive rate, got {self.fps}")
         if self.max_frames is not None and self.max_frames < 1: raise ValueError(f"max_frames: expected >= 1, got {self.max_frames}")
 
+# %% ../nbs/05_landmarks.ipynb #ef340432
 class UnreadableError(Exception):
     "A source file that cannot be decoded (counted and skipped by `prepare`)."
 
+# %% ../nbs/05_landmarks.ipynb #d98b65aa
 def _video_fps(path) -> float | None:
     import av
     try:
@@ -453,6 +159,7 @@ def _video_fps(path) -> float | None:
     except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
     return float(rate) if rate else None
 
+# %% ../nbs/05_landmarks.ipynb #e149a489
 def _decode(path) -> Iterator:
     "The frames of video `path` as PyAV frames (converted to RGB only when kept); any decoding failure becomes an UnreadableError naming the file."
     import av
@@ -462,6 +169,7 @@ def _decode(path) -> Iterator:
     except UnreadableError: raise
     except Exception as e: raise UnreadableError(f"{path}: {type(e).__name__}: {e}") from e
 
+# %% ../nbs/05_landmarks.ipynb #2b57e5f0
 def iter_frames(clip: Clip, sampling: Sampling = Sampling(), errors: list | None = None) -> Iterator[tuple[str, np.ndarray]]:
     "Yield (frame name, HxWx3 uint8 RGB frame) for the sampled frames of `clip`. Unreadable images are skipped and appended to `errors`; an unreadable video raises UnreadableError."
     import imageio.v3 as iio
@@ -493,13 +201,15 @@ def iter_frames(clip: Clip, sampling: Sampling = Sampling(), errors: list | None
             n += 1
             if sampling.max_frames and n >= sampling.max_frames: return
 
-# %% ../nbs/05_landmarks.ipynb #0264c5ae
+# %% ../nbs/05_landmarks.ipynb #6043c120
 _MAX_EXAMPLES = 5
 
 def _marker_path(out: Path, identity: str, video: str) -> Path: return out / '.done' / identity / f"{video}.json"
 
+# %% ../nbs/05_landmarks.ipynb #61d3cb65
 def _markers(out: Path) -> list[Path]: return sorted((out / '.done').glob('*/[!.]*.json'))  # not the temp files of a killed write
 
+# %% ../nbs/05_landmarks.ipynb #c8e21e41
 def write_meta(out) -> int:
     "Rebuild `out/meta.csv` (path,identity,video) from the done-markers, atomically (not rewritten if unchanged); returns the number of rows. Markers added meanwhile (another shard) are picked up."
     out = Path(out)
@@ -517,7 +227,7 @@ def write_meta(out) -> int:
         seen, markers = markers, _markers(out)
     return len(rows)
 
-# %% ../nbs/05_landmarks.ipynb #ce3d57be
+# %% ../nbs/05_landmarks.ipynb #a8194d1c
 @dataclass
 class CropSettings:
     "How faces are cut out."
@@ -526,12 +236,14 @@ class CropSettings:
     smooth: int = 1          # moving-average window (frames) for the box over a video; 1 = off
     pad: str = 'edge'        # how the box is filled outside the frame: 'edge' or 'constant' (black)
 
+# %% ../nbs/05_landmarks.ipynb #015416ab
 def _check_detection(pts, where):
     if pts is None: return None
     pts = np.asarray(pts, dtype=np.float32)
     if pts.shape != (N_LANDMARKS, 2): raise ValueError(f"detector returned landmarks of shape {pts.shape} for {where}; expected [68, 2] or None")
     return pts if np.isfinite(pts).all() else None
 
+# %% ../nbs/05_landmarks.ipynb #4405b573
 def _batches(it, n):
     batch = []
     for x in it:
@@ -539,10 +251,12 @@ def _batches(it, n):
         if len(batch) == n: yield batch; batch = []
     if batch: yield batch
 
+# %% ../nbs/05_landmarks.ipynb #b02a72e3
 def _write_frame(stage: Path, name: str, frame, pts, box, crop: CropSettings):
     Image.fromarray(crop_face(frame, box, crop.size, crop.pad)).save(stage / 'frames' / f"{name}.png")
     np.save(stage / 'landmarks' / f"{name}.npy", normalize_landmarks(pts.astype(np.float64), box).astype(np.float32))
 
+# %% ../nbs/05_landmarks.ipynb #8af62ecb
 def process_clip(clip: Clip, stage: Path, detector, crop: CropSettings, sampling: Sampling, batch_size: int, errors: list, bar=None) -> tuple[list[str], int]:
     "Write the crops and landmarks of `clip` into `stage/frames` and `stage/landmarks`, advancing the tqdm `bar` per frame; returns (names of the frames written, frames sampled)."
     (stage / 'frames').mkdir(parents=True); (stage / 'landmarks').mkdir(parents=True)
@@ -578,7 +292,7 @@ def parse_shard(spec: str | None = None, env=None) -> tuple[int, int]:
     if not (n >= 1 and 0 <= k < n): raise ValueError(f"shard: expected K/N with 0 <= K < N, got {spec!r}")
     return k, n
 
-# %% ../nbs/05_landmarks.ipynb #8c3331d3
+# %% ../nbs/05_landmarks.ipynb #c8292071
 def _publish(out: Path, stage: Path, clip: Clip, names: list[str], n_sampled: int):
     "Move a finished clip from `stage` into place, then write its done-marker."
     if names:
@@ -591,18 +305,22 @@ def _publish(out: Path, stage: Path, clip: Clip, names: list[str], n_sampled: in
               'status': 'ok' if names else 'no_faces', 'frames_sampled': n_sampled, 'frames': sorted(names)}
     write_json(_marker_path(out, clip.identity, clip.video), marker)
 
+# %% ../nbs/05_landmarks.ipynb #76b7ee9b
 def _note(summary, key, example):
     summary[key] += 1
     if len(summary[key + '_examples']) < _MAX_EXAMPLES: summary[key + '_examples'].append(example)
 
+# %% ../nbs/05_landmarks.ipynb #8adcbae4
 class PrepareWriteError(OSError):
     "OUT cannot be written (full disk, no permission, file size limit); the message names the folder."
 
+# %% ../nbs/05_landmarks.ipynb #2fd3ba87
 def _sweep_temp_files(out: Path):
     "Remove the temp files of atomic writes that a killed run left in `out` and `out/.done` (`.<name>.<random>.tmp<ext>`)."
     for p in [*out.glob('.*.tmp*'), *out.glob('.done/*/.*.tmp*')]:
         if p.is_file(): p.unlink()
 
+# %% ../nbs/05_landmarks.ipynb #7e27d40b
 def _write_settings(out: Path, settings: dict):
     "Record the crop settings in `out/prepare.json` (unchanged file left alone); a ValueError if OUT was made with other ones."
     path = out / 'prepare.json'
@@ -613,6 +331,7 @@ def _write_settings(out: Path, settings: dict):
         return
     write_json(path, settings)
 
+# %% ../nbs/05_landmarks.ipynb #e0468c95
 def prepare(src, out, size: int = 64, detector: LandmarkDetector | None = None, fps: float | None = None, every: int = 1,
             max_frames: int | None = None, margin: float = 1.6, smooth: int = 1, batch_size: int = 8,
             pad: str = 'edge', progress: bool = True, shard: tuple[int, int] | str | None = (0, 1)) -> dict:
@@ -670,13 +389,14 @@ def prepare(src, out, size: int = 64, detector: LandmarkDetector | None = None, 
             if not failed: raise _write_error(out / 'meta.csv', e) from None
     return summary
 
+# %% ../nbs/05_landmarks.ipynb #ec61bac9
 def _write_error(where, e: OSError) -> PrepareWriteError:
     err = PrepareWriteError(f"cannot write into {where}: {e.strerror or e}; finished clips are kept and nothing "
                             "half-written is; make room (or fix the permissions) and run the same command again to resume")
     err.errno = e.errno
     return err
 
-# %% ../nbs/05_landmarks.ipynb #6afbe175
+# %% ../nbs/05_landmarks.ipynb #1626cef7
 @call_parse
 def prepare_cli(src: str,                   # folder of videos or images, one subfolder per identity (e.g. VoxCeleb2's mp4/)
          out: str,                   # output folder: meta.csv, frames/, landmarks/
@@ -699,6 +419,7 @@ def prepare_cli(src: str,                   # folder of videos or images, one su
                       margin=margin, smooth=smooth, batch_size=batch_size, progress=not quiet, shard=(k, n))
     print(json.dumps(summary, indent=1))
 
+# %% ../nbs/05_landmarks.ipynb #86e30e03
 def main():
     "The `pgflow-prepare` command: `prepare_cli`, accepting `--max-frames` as well as fastcore's `--max_frames` spelling."
     from pgflow.cli import run_cli

@@ -24,11 +24,12 @@ __all__ = ['nll_loss', 'IRSE_STAGE_CHANNELS', 'quadruplet_loss', 'reconstruction
 # %% ../nbs/06_losses.ipynb #f31af62e
 nll_loss = nll_bits   # bits/dim per sample [B]: nll_loss(log_p, logdet, n_dims, n_bits=8), pgflow.model's one definition
 
-# %% ../nbs/06_losses.ipynb #2a034991
+# %% ../nbs/06_losses.ipynb #4f4f6d32
 def _msd(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     "Mean squared distance per sample of flattened tensors `[N, ...]` -> `[N]`."
     return (a - b).flatten(1).pow(2).mean(1)
 
+# %% ../nbs/06_losses.ipynb #6fc7de79
 def quadruplet_loss(w: torch.Tensor, m_pos: float = 0.0, m_neg: float = 0.3) -> torch.Tensor:
     "Quadruplet margin loss on identity codes `w` `[N, 4, ...]` (a1, a2, b1, b2), averaged over `N`."
     if w.dim() < 3 or w.shape[1] != 4:
@@ -61,7 +62,7 @@ class LossConfig:
     vgg_path: str | None = None       # torchvision-layout VGG16 weights (.pth / .safetensors)
     arcface_path: str | None = None   # model_ir_se50.pth-layout ArcFace IR-SE50 weights
 
-# %% ../nbs/06_losses.ipynb #ce9389cb
+# %% ../nbs/06_losses.ipynb #9bbd4675
 class Frozen:
     "A pretrained network used by a loss, hidden from the parameter tree; moved to the input's device on first use."
     def __init__(self, net: nn.Module): self.net = net.eval().requires_grad_(False)
@@ -70,11 +71,13 @@ class Frozen:
         if p.device != x.device: self.net.to(x.device)
         return getattr(self.net, fn)(x)
 
+# %% ../nbs/06_losses.ipynb #6e69a158
 def _guidance_head(c_in: int, c_out: int, hidden: int = 64) -> nn.Module:
     return nn.Sequential(nn.Conv2d(c_in, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, c_out, 1))
 
 IRSE_STAGE_CHANNELS = (64, 128, 256, 512)
 
+# %% ../nbs/06_losses.ipynb #7fb6a708
 class PGFlowObjective(nn.Module):
     "The PGFlow training objective around a `PGFlow` model: `forward(images [N,4,3,S,S], landmarks [N,4,68,2])` -> dict of losses."
     def __init__(self, model: nn.Module, cfg: LossConfig | None = None):
@@ -136,5 +139,6 @@ class PGFlowObjective(nn.Module):
         out["loss"] = sum(getattr(c, k) * v for k, v in out.items())
         return out
 
+# %% ../nbs/06_losses.ipynb #6ab9f188
 def _device(m: nn.Module) -> torch.device:
     return next(m.parameters()).device

@@ -15,6 +15,7 @@ from fastcore.script import call_parse, Param, store_true
 from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
 from .warp import landmark_warp
+from .evaluation import baseline_images, mean_of_frames
 
 # %% auto #0
 __all__ = ['PSNR_CAP', 'AKD_SIZE', 'EYE_CORNERS', 'PUBLISHED_VOXCELEB', 'METRIC_COLUMNS', 'SYNTH_TEST_SEED', 'capped_psnr', 'akd',
@@ -32,7 +33,7 @@ def capped_psnr(a:torch.Tensor, b:torch.Tensor) -> torch.Tensor:
     "PSNR per image [B], at most `PSNR_CAP`, so a mean over frames stays finite when one output is exact."
     return psnr(a, b).clamp(max=PSNR_CAP)
 
-# %% ../nbs/09_metrics.ipynb #de87c465
+# %% ../nbs/09_metrics.ipynb #a788fef6
 AKD_SIZE = 256  # the protocol's frame size: distances are reported in pixels of a 256x256 frame
 EYE_CORNERS = (36, 45)  # outer eye corners (iBUG 300-W): the inter-ocular distance
 
@@ -44,21 +45,25 @@ def _as_landmarks(x, name):
         raise ValueError(f"{name}: expected landmarks of shape [68, 2] or [B, 68, 2], got {tuple(x.shape)}")
     return x
 
+# %% ../nbs/09_metrics.ipynb #52ec5233
 def akd(pred, target, size:int=AKD_SIZE) -> torch.Tensor:
     "Average keypoint distance per image [B]: mean |pred - target| over landmarks and x, y, in pixels of a `size` frame."
     pred, target = _as_landmarks(pred, 'pred'), _as_landmarks(target, 'target')
     return (pred - target).abs().mean(dim=(-1, -2)) * size
 
+# %% ../nbs/09_metrics.ipynb #b12a4831
 def landmark_distance(pred, target, size:int=AKD_SIZE) -> torch.Tensor:
     "Mean Euclidean distance per landmark [B], in pixels of a `size` frame."
     pred, target = _as_landmarks(pred, 'pred'), _as_landmarks(target, 'target')
     return (pred - target).norm(dim=-1).mean(-1) * size
 
+# %% ../nbs/09_metrics.ipynb #138e959b
 def interocular_distance(landmarks) -> torch.Tensor:
     "Distance between the outer eye corners (landmarks 36 and 45) [B], in the landmarks' units."
     lm = _as_landmarks(landmarks, 'landmarks')
     return (lm[:, EYE_CORNERS[1]] - lm[:, EYE_CORNERS[0]]).norm(dim=-1)
 
+# %% ../nbs/09_metrics.ipynb #59a9251e
 def nme(pred, target) -> torch.Tensor:
     "Mean Euclidean landmark error divided by the target's inter-ocular distance [B] (unitless)."
     pred, target = _as_landmarks(pred, 'pred'), _as_landmarks(target, 'target')
@@ -92,11 +97,12 @@ METRIC_COLUMNS = {
     'bits_per_dim': ('bits/dim ↓', '{:.3f}'), 'n': ('frames', '{:d}'),
 }
 
-# %% ../nbs/09_metrics.ipynb #89d7ff22
+# %% ../nbs/09_metrics.ipynb #8cc78291
 def _cell(value, fmt):
     if value is None or (isinstance(value, float) and math.isnan(value)): return '–'
     return fmt.format(int(value)) if fmt == '{:d}' else fmt.format(value)
 
+# %% ../nbs/09_metrics.ipynb #a46cb0c1
 def markdown_table(results:dict) -> str:
     "One Markdown table: a row per (task, method), a column per metric any row has."
     keys = [k for k in METRIC_COLUMNS if any(k in m for t in results.values() for m in t.values())]
@@ -108,6 +114,7 @@ def markdown_table(results:dict) -> str:
             lines.append(f'| {task} | {method} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
+# %% ../nbs/09_metrics.ipynb #8608cdc4
 def published_table() -> str:
     "The published VoxCeleb numbers to beat, as a Markdown table."
     lines = ['| method | L1 ↓ | AKD px ↓ | AED ↓ |', '|---|---:|---:|---:|']
@@ -115,6 +122,7 @@ def published_table() -> str:
         lines.append(f"| {name} | {v['l1']:.3f} | {v['akd']:.3f} | {v['aed']:.3f} |")
     return '\n'.join(lines)
 
+# %% ../nbs/09_metrics.ipynb #42f0816f
 def markdown_report(report:dict) -> str:
     "The whole report as Markdown: what was evaluated, the results table, notes, the numbers to beat."
     head = [f"# pgflow evaluation", '',
@@ -133,11 +141,13 @@ def markdown_report(report:dict) -> str:
             'OpenFace and `identity_metric` is `euclidean`).', '', published_table(), '']
     return '\n'.join(out)
 
+# %% ../nbs/09_metrics.ipynb #f6b596d0
 def report_paths(path) -> tuple[Path, Path]:
     "The JSON path and the Markdown written next to it (same name, `.md`; `<stem>_report.md` if `path` is `.md`)."
     path = Path(path)
     return path, path.with_suffix('.md') if path.suffix != '.md' else path.with_name(path.stem + '_report.md')
 
+# %% ../nbs/09_metrics.ipynb #1b85b786
 def write_report(report:dict, path) -> tuple[Path, Path]:
     "Write `report` as JSON to `path` and as Markdown next to it (`report_paths`); atomic. Returns both paths."
     path, md = report_paths(path)
@@ -152,13 +162,14 @@ def bits_per_dim(model, images:torch.Tensor, landmarks:torch.Tensor, n_bits:int=
     dev = next(model.parameters()).device
     return model.bits_per_dim(images.to(dev), landmarks.to(dev), n_bits=n_bits).float().cpu()
 
-# %% ../nbs/09_metrics.ipynb #060f4574
+# %% ../nbs/09_metrics.ipynb #ab52354a
 def _uint8_frames(images:torch.Tensor, size:int) -> list:
     "float [B, 3, S, S] in [0, 1] -> list of uint8 [size, size, 3] (bilinear, antialiased)."
     x = images.float().cpu().clamp(0, 1)
     if x.shape[-1] != size: x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)
     return list((x.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy())
 
+# %% ../nbs/09_metrics.ipynb #6011b7a4
 def detect_normalised(detector, images:torch.Tensor, size:int=AKD_SIZE) -> torch.Tensor:
     "Landmarks [B, 68, 2] in [0, 1] found by `detector` on `images` resized to `size`; NaN rows where no face."
     found = detector.detect(_uint8_frames(images, size))
@@ -194,9 +205,10 @@ class Scores:
                 r['n'] = int(len(torch.cat(next(iter(ms.values())))))
         return res
 
-# %% ../nbs/09_metrics.ipynb #5409e574
+# %% ../nbs/09_metrics.ipynb #ba0545f4
 def _no_face(lm:torch.Tensor) -> torch.Tensor: return torch.isnan(lm).flatten(1).any(1)
 
+# %% ../nbs/09_metrics.ipynb #c60fa837
 def score_frames(scores:Scores, task:str, method:str, out:torch.Tensor, gt:torch.Tensor|None=None,
                  target_landmarks:torch.Tensor|None=None, identity_ref:torch.Tensor|None=None,
                  detector=None, embed=None, identity_metric:str='cosine', ref_landmarks:torch.Tensor|None=None):
@@ -230,7 +242,7 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
     from tqdm.auto import tqdm
     model.eval(); scores, per_person = Scores(), Scores(); notes = []
     size = model.config.image_size
-    mean_image = torch.cat([v.images for v in videos]).float().mean(0)
+    mean_image = mean_of_frames(torch.cat([v.images for v in videos]))
     kw = dict(detector=detector, embed=embed, identity_metric=identity_metric)
     refs = lambda frames: detect_normalised(detector, frames) if detector is not None else None  # once per video, for all methods
     def pgflow_outputs(src, lm, targets, warped):
@@ -246,10 +258,9 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
         src, lm0 = v.images[0], v.landmarks[0]
         frames, lms = (v.images[1:], v.landmarks[1:]) if skip_first else (v.images, v.landmarks)
         T = len(frames)
-        warped = landmark_warp(src.expand(T, -1, -1, -1), lm0.expand(T, -1, -1), lms)
+        base = baseline_images(src.expand(T, -1, -1, -1), lm0.expand(T, -1, -1), lms, mean_image)
         ref = refs(frames)
-        for name, o in (*pgflow_outputs(src, lm0, lms, warped), ('copy_source', src.expand(T, -1, -1, -1)),
-                        ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
+        for name, o in (*pgflow_outputs(src, lm0, lms, base['warp']), *base.items()):
             score_frames(scores, 'reconstruction', name, o, frames, lms, frames, ref_landmarks=ref, **kw)
             per_person.add(v.identity, name, l1=l1_error(o, frames), psnr=capped_psnr(o, frames), ssim=ssim(o, frames))
         scores.add('reconstruction', 'pgflow', bits_per_dim=torch.cat(
@@ -265,10 +276,9 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
             else:  # real: source moved by the driving motion (relative mode); no ground truth
                 gt, targets = None, v.landmarks[0][None] + (d.landmarks - d.landmarks[0][None])
             src, T = v.images[0], len(targets)
-            warped = landmark_warp(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets)
+            base = baseline_images(src.expand(T, -1, -1, -1), v.landmarks[0].expand(T, -1, -1), targets, mean_image)
             ref = refs(gt if gt is not None else d.images)   # AKD against the ground truth, else the driving frames
-            for name, o in (*pgflow_outputs(src, v.landmarks[0], targets, warped), ('copy_source', src.expand(T, -1, -1, -1)),
-                            ('mean_image', mean_image.expand(T, -1, -1, -1)), ('warp', warped)):
+            for name, o in (*pgflow_outputs(src, v.landmarks[0], targets, base['warp']), *base.items()):
                 score_frames(scores, 'cross_identity', name, o, gt, targets, src.expand(T, -1, -1, -1), ref_landmarks=ref, **kw)
         if videos[0].person is None:
             notes.append('cross_identity on real data has no ground truth: AKD is against the driving frames (FOMM-style), '
@@ -282,7 +292,7 @@ def evaluate(model, videos:list, detector=None, embed=None, identity_metric:str=
                      '(reconstruction) or source (cross identity); FOMM\'s AED uses OpenFace embeddings, so values are not comparable 1:1')
     return {'results': scores.means(), 'by_identity': per_person.means(), 'notes': notes}
 
-# %% ../nbs/09_metrics.ipynb #ecb483ff
+# %% ../nbs/09_metrics.ipynb #c2f5af1a
 SYNTH_TEST_SEED = 1_000_000  # video pose seeds for evaluation start here, away from any training video's
 
 def synthetic_videos(n_videos:int=8, frames:int=8, size:int=32, seed:int=0) -> list:
@@ -297,6 +307,7 @@ def synthetic_videos(n_videos:int=8, frames:int=8, size:int=32, seed:int=0) -> l
         vids.append(EvalVideo(f'synth-{person}', torch.stack(imgs).float(), torch.stack(lms).float(), person, poses))
     return vids
 
+# %% ../nbs/09_metrics.ipynb #5bc0c3c6
 def dataset_videos(root, size:int, n_videos:int=8, frames:int=8, spread:bool=False) -> list:
     """The first `frames` frames of one video of each of the first `n_videos` people in a prepared dataset folder, read by
     `pgflow.data.FaceFrames` at `size`; `spread`: the video's first frame and `frames - 1` more spaced evenly to its last (more motion)."""
@@ -314,7 +325,7 @@ def dataset_videos(root, size:int, n_videos:int=8, frames:int=8, spread:bool=Fal
                               torch.stack([torch.as_tensor(it[1]) for it in items]).float()))
     return vids
 
-# %% ../nbs/09_metrics.ipynb #b5670a7a
+# %% ../nbs/09_metrics.ipynb #5d327ca5
 def load_embedder(path, device='cpu'):
     "A TorchScript face embedding network from `path` (`torch.jit.save` of a module taking [B, 3, H, W] in [0, 1])."
     path = Path(path)
@@ -322,6 +333,7 @@ def load_embedder(path, device='cpu'):
     try: return torch.jit.load(str(path), map_location=device).eval()
     except Exception as e: raise ValueError(f"{path}: not a TorchScript module ({type(e).__name__})") from None
 
+# %% ../nbs/09_metrics.ipynb #615ab8b1
 def run_eval(model, data='synthetic', out='report.json', n_videos:int=8, frames:int=8, detector=None, embed=None,
              identity_metric='cosine', batch_size:int=16, device=None, seed:int=0, progress:bool=False, spread:bool=False,
              skip_first:bool=False) -> dict:
@@ -342,6 +354,7 @@ def run_eval(model, data='synthetic', out='report.json', n_videos:int=8, frames:
     write_report(report, out)
     return report
 
+# %% ../nbs/09_metrics.ipynb #d271d9be
 @call_parse
 def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)=None,
          data:Param("'synthetic' or a prepared dataset folder (meta.csv, frames/, landmarks/)", str)='synthetic',
@@ -379,6 +392,7 @@ def pgflow_eval(model:Param("folder of a model saved with save_pretrained", str)
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
     if not quiet: print(markdown_table(report['results'])); print("wrote {} and {}".format(*report_paths(out)))
 
+# %% ../nbs/09_metrics.ipynb #bf5b7d36
 def main(argv:list|None=None):
     "Entry point of `pgflow-eval` (flags with dashes or underscores)."
     from pgflow.cli import run_cli

@@ -18,14 +18,16 @@ from .flows import *
 from .posemap import pose_maps, check_landmarks
 from .fileio import atomic_write
 from .warp import landmark_warp
+from .fusemask import FusionMask, fuse, familiarity_gate
 
 # %% auto #0
 __all__ = ['HUB_ID', 'DESIGN_V3_64_PARAMS', 'PRECISIONS', 'PGFlowConfig', 'Latents', 'dequantize', 'nll_bits', 'nll_bits_per_dim',
            'PGFlow', 'architecture_table', 'print_table', 'select_poses', 'cpu_has_fast_bf16', 'inference_precision']
 
-# %% ../nbs/02_model.ipynb #66dacae4
+# %% ../nbs/02_model.ipynb #d34c595e
 def _tuple(v): return tuple(v) if isinstance(v, (list, tuple)) else v
 
+# %% ../nbs/02_model.ipynb #5f3a35da
 @dataclass
 class PGFlowConfig:
     "Architecture of a PGFlow model; per-level tuples start at level 0."
@@ -49,8 +51,8 @@ class PGFlowConfig:
     prior_hidden: int = 0                                  # width of the learned prior's hidden conv (0: one zero-initialised 3x3 conv)
     memory_saving: bool = False                            # invertible (activation-free) backward, all levels
     memory_saving_levels: Optional[tuple] = None           # per-level override of memory_saving (tuple of bool)
-    fusion_width: int = 0                                  # > 0: a learned occlusion mask of this width blends transfers with the landmark warp (pgflow.fusion, added by pgflow-fuse)
-    gate_bits: float = 0.0                                 # > 0: the mask is trusted fully only for sources of at most this many bits/dim (pgflow.fusion.familiarity_gate, fitted by pgflow-fuse)
+    fusion_width: int = 0                                  # > 0: a learned occlusion mask of this width blends transfers with the landmark warp (pgflow.fusemask, added by pgflow-fuse)
+    gate_bits: float = 0.0                                 # > 0: the mask is trusted fully only for sources of at most this many bits/dim (pgflow.fusemask.familiarity_gate, fitted by pgflow-fuse)
     gate_width: float = 0.5                                # bits/dim outside [gate_low, gate_bits] over which the gate closes (the warp alone beyond)
     gate_low: float = 0.0                                  # sources of fewer bits/dim than this are unfamiliar too (a flow finds flat images too likely)
 
@@ -129,7 +131,7 @@ class PGFlowConfig:
                    chunks=(3,) + (2,) * 7, conditioned=(False,) + (True,) * 7)
         return cls(**{**cfg, **kw})
 
-# %% ../nbs/02_model.ipynb #e8c055be
+# %% ../nbs/02_model.ipynb #dd25bb6a
 @dataclass
 class Latents:
     "What `PGFlow.encode` returns."
@@ -143,6 +145,7 @@ class Latents:
         "Number of dimensions of one sample (= pixels x channels of the input)."
         return self.w[0].numel() + sum(s[0].numel() for s in self.splits)
 
+# %% ../nbs/02_model.ipynb #f3633e29
 def dequantize(x: torch.Tensor, n_bits: int = 8, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Uniform dequantisation: `x` in [0,1] -> bin `k = floor(x * 2^n)` (clamped to 2^n - 1)
     -> `(k + u) / 2^n`, `u ~ U[0,1)` (or `noise`). An 8-bit image `k/255` lands in bin `k`."""
@@ -151,6 +154,7 @@ def dequantize(x: torch.Tensor, n_bits: int = 8, noise: Optional[torch.Tensor] =
     u = torch.rand_like(x) if noise is None else noise
     return (k + u) / bins
 
+# %% ../nbs/02_model.ipynb #2efdd171
 def nll_bits(log_p: torch.Tensor, logdet: torch.Tensor, n_dims: int, n_bits: int = 8) -> torch.Tensor:
     """Bits per dimension `[B]` of the *discrete* image from `log_p` and `logdet` of its dequantised
     version with `n_dims` values per sample: `(-(log_p + logdet) + D * n_bits * ln 2) / (D * ln 2)`
@@ -158,11 +162,12 @@ def nll_bits(log_p: torch.Tensor, logdet: torch.Tensor, n_dims: int, n_bits: int
     has Jacobian 1). pgflow's one bits/dim formula (`pgflow.losses.nll_loss` is this function)."""
     return -(log_p + logdet) / (n_dims * math.log(2)) + n_bits
 
+# %% ../nbs/02_model.ipynb #109038f9
 def nll_bits_per_dim(latents: Latents, n_bits: int = 8) -> torch.Tensor:
     "Bits per dimension `[B]` of `PGFlow.encode`'s latents of dequantised images (`nll_bits` with `D = latents.dims`)."
     return nll_bits(latents.log_p, latents.logdet, latents.dims, n_bits)
 
-# %% ../nbs/02_model.ipynb #5e384da8
+# %% ../nbs/02_model.ipynb #325772c1
 class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='apache-2.0',
              tags=['pose-transfer', 'normalizing-flow', 'glow', 'face-reenactment']):
     "Pose-conditioned multi-scale Glow. Images `[B,3,H,W]` in [0,1], landmarks `[B,68,2]` in [0,1]."
@@ -180,9 +185,8 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
                 learned_prior=config.learned_prior, prior_hidden=config.prior_hidden))
             c_in = c // 2 if config.split[i] else c
         self.set_memory_saving(config.memory_saving if config.memory_saving_levels is None else config.memory_saving_levels)
-        self.fusion = None   # a FusionMask when config.fusion_width > 0: see transfer and 05c_fusion
+        self.fusion = None   # a FusionMask when config.fusion_width > 0: see transfer, 01c_fusemask and 05c_fusion
         if config.fusion_width:
-            from pgflow.fusion import FusionMask
             self.fusion = FusionMask(config.fusion_width)
 
     def set_memory_saving(self, on=True):
@@ -285,7 +289,6 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
         mask, times the familiarity gate when the model has one (`config.gate_bits > 0`). `warped`: that warp, if already
         computed; `source_bits` `[B]`: `source_bits(x, landmarks_src)`, if already computed (one source, many targets).
         `return_mask`: return `(fused, mask)`, the mask `[B,1,S,S]` with its gates applied (the weight the flow got)."""
-        from pgflow.fusion import fuse, familiarity_gate
         if self.fusion is None: raise ValueError("PGFlow.fuse_warp: this model has no fusion mask (config.fusion_width is 0; add one with pgflow-fuse)")
         if isinstance(landmarks_src, (list, tuple)) or isinstance(landmarks_tgt, (list, tuple)):
             raise ValueError("PGFlow: a model with a fusion mask needs the landmarks [B, 68, 2] themselves, not conditions "
@@ -358,6 +361,7 @@ class PGFlow(nn.Module, PyTorchModelHubMixin, library_name='pgflow', license='ap
 
 HUB_ID = re.compile(r'[A-Za-z0-9][\w.-]*/[\w.-]+')   # a Hugging Face Hub model id, `owner/name`
 
+# %% ../nbs/02_model.ipynb #0dd03c31
 def _check_state(expected: dict, got: dict, path):
     "Raise naming the first missing / unexpected / wrong-shaped key of a checkpoint."
     missing = [k for k in expected if k not in got]
@@ -368,7 +372,7 @@ def _check_state(expected: dict, got: dict, path):
         if tuple(got[k].shape) != tuple(v.shape):
             raise ValueError(f"{path}: key {k!r} has shape {tuple(got[k].shape)}, expected {tuple(v.shape)}")
 
-# %% ../nbs/02_model.ipynb #69ae7cf0
+# %% ../nbs/02_model.ipynb #afa5d2b2
 DESIGN_V3_64_PARAMS = (156_984, 1_875_392, 2_221_952, 6_332_160, 9_211_392, 31_726_592, 83_480_576)  # DESIGN.md, per level
 
 def architecture_table(model: PGFlow) -> list:
@@ -380,6 +384,7 @@ def architecture_table(model: PGFlow) -> list:
                          chunks=cfg.chunks[i], split=cfg.split[i], params=sum(p.numel() for p in lv.parameters())))
     return rows
 
+# %% ../nbs/02_model.ipynb #f7d831b3
 def print_table(rows: list, reference: Optional[tuple] = None):
     "Print `architecture_table` rows (with a reference column and difference if given)."
     head = ['level', 'shape', 'steps', 'width', 'kernel', 'cond', 'chunks', 'split', 'params']
@@ -395,13 +400,14 @@ def select_poses(conds: list, idx) -> list:
     "Per-level conditions (`conditions` or `pose_features`) for the batch entries `idx` (e.g. a cross decode's permutation)."
     return [None if c is None else (c.select(idx) if isinstance(c, LevelPose) else c[idx]) for c in conds]
 
-# %% ../nbs/02_model.ipynb #80155183
+# %% ../nbs/02_model.ipynb #d283da74
 PRECISIONS = ('fp32', 'bf16')
 
 def cpu_has_fast_bf16() -> bool:
     "Whether oneDNN runs bfloat16 convs natively on this CPU (`avx512_bf16` or AMX); without it they take a slow reference path."
     return torch.backends.mkldnn.is_available() and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
+# %% ../nbs/02_model.ipynb #59d0d9a9
 def inference_precision(precision: str = 'fp32', device='cpu'):
     """A context for decoding: 'fp32' (exact, the default) changes nothing, 'bf16' autocasts convs and matmuls to bfloat16.
     On a CPU without native bfloat16 'bf16' still works but warns: it is far slower there than float32."""
@@ -411,5 +417,5 @@ def inference_precision(precision: str = 'fp32', device='cpu'):
     kind = torch.device(device).type
     if kind == 'cpu' and not cpu_has_fast_bf16():
         warnings.warn("precision='bf16': this CPU has no native bfloat16 (avx512_bf16 / AMX), so convs take a slow "
-                      "reference path (a v3_64 decode took 43 s instead of 1.3 s in float32); use precision='fp32' here")
+                      "reference path, many times slower than float32; use precision='fp32' here")
     return torch.autocast(kind, dtype=torch.bfloat16)

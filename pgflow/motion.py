@@ -12,11 +12,12 @@ __all__ = ['SMOOTH_MIN_CUTOFF', 'SMOOTH_BETA', 'SMOOTH_RADIUS', 'box_iou', 'numb
            'choose_face', 'FaceTracker', 'jitter', 'OneEuroFilter', 'LandmarkSmoother', 'smooth_landmarks',
            'landmark_box', 'detect_faces', 'fit_weights', 'CenteredSmoother']
 
-# %% ../nbs/08b_motion.ipynb #4b8119a3
+# %% ../nbs/08b_motion.ipynb #226ecdc0
 def _area(box) -> float:
     "Area of `box` `(left, top, right, bottom)`; 0 for an empty or inverted box."
     return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
 
+# %% ../nbs/08b_motion.ipynb #739b68d6
 def box_iou(a, b) -> float:
     "Intersection over union of boxes `a` and `b`, each `(left, top, right, bottom)` in pixels: 0 when they do not overlap or either is empty."
     inter = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
@@ -27,12 +28,13 @@ def number_faces(boxes) -> list[int]:
     "Indices of `boxes` in the order users number the faces 1, 2, ...: left to right by box centre x (ties: top to bottom)."
     return sorted(range(len(boxes)), key=lambda i: (boxes[i][0] + boxes[i][2], boxes[i][1] + boxes[i][3]))
 
-# %% ../nbs/08b_motion.ipynb #799654c6
+# %% ../nbs/08b_motion.ipynb #6bd49b9d
 def _box_text(box) -> str:
     "`'WxH px at (left, top)'`, rounded to whole pixels."
     px = lambda v: int(round(float(v)))
     return f"{px(box[2] - box[0])}x{px(box[3] - box[1])} px at ({px(box[0])}, {px(box[1])})"
 
+# %% ../nbs/08b_motion.ipynb #78d4c0e9
 def describe_faces(boxes) -> str:
     "One line for users: how many faces, and for each its number (left to right), size and top-left corner in pixels."
     if len(boxes) == 0: return "no faces found"
@@ -87,7 +89,7 @@ class FaceTracker:
             if self.lost > self.patience: self.box = None
         return i
 
-# %% ../nbs/08b_motion.ipynb #a48d1686
+# %% ../nbs/08b_motion.ipynb #10658e24
 def _check_track(lms, name: str) -> np.ndarray:
     "`lms` as a float64 array [N, 68, 2], or a ValueError naming `name` and the shape expected."
     x = np.asarray(lms, np.float64)
@@ -95,6 +97,7 @@ def _check_track(lms, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected a landmark sequence [N, 68, 2] in pixels, got shape {list(x.shape)}")
     return x
 
+# %% ../nbs/08b_motion.ipynb #b296c174
 def jitter(lms) -> float:
     "Mean absolute second difference of landmarks `lms` [N, 68, 2] (pixels) over frames, points and coordinates; 0 for fewer than 3 frames."
     x = _check_track(lms, 'jitter')

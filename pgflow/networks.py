@@ -40,7 +40,7 @@ class VGG16Features(nn.Module):
             if i in want: out.append(h)
         return out
 
-# %% ../nbs/05b_networks.ipynb #4a8ece75
+# %% ../nbs/05b_networks.ipynb #3895df05
 class SEModule(nn.Module):
     "Squeeze-and-excitation: channel gates from globally pooled features (bias-free 1x1 convs)."
     def __init__(self, channels: int, reduction: int = 16):
@@ -53,6 +53,7 @@ class SEModule(nn.Module):
 
     def forward(self, x): return x * self.sigmoid(self.fc2(self.relu(self.fc1(self.avg_pool(x)))))
 
+# %% ../nbs/05b_networks.ipynb #8bcd0226
 class BottleneckIRSE(nn.Module):
     "Improved-residual unit with SE: BN-conv3x3-PReLU-conv3x3(stride)-BN-SE plus a (projected) shortcut."
     def __init__(self, in_ch: int, depth: int, stride: int):
@@ -67,6 +68,7 @@ class BottleneckIRSE(nn.Module):
 
 IRSE_UNITS = {50: (3, 4, 14, 3), 100: (3, 13, 30, 3), 152: (3, 8, 36, 3)}
 
+# %% ../nbs/05b_networks.ipynb #75fa3c47
 class IRSE(nn.Module):
     "ArcFace IR-SE backbone (IR-SE50 by default) with the `model_ir_se50.pth` layout; 112x112 faces -> unit 512-d embeddings."
     def __init__(self, num_layers: int = 50, drop_ratio: float = 0.4):
@@ -101,7 +103,7 @@ class IRSE(nn.Module):
         "Images in [0, 1] -> L2-normalised identity embeddings `[B, 512]`."
         return F.normalize(self.output_layer(self.stages(x)[-1]), dim=1)
 
-# %% ../nbs/05b_networks.ipynb #c21211f7
+# %% ../nbs/05b_networks.ipynb #f124bf2a
 def _read_state_dict(path: Path) -> dict:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -112,10 +114,12 @@ def _read_state_dict(path: Path) -> dict:
     if not isinstance(sd, dict): raise ValueError(f"{path}: expected a state dict (name -> tensor), got {type(sd).__name__}")
     return {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
 
+# %% ../nbs/05b_networks.ipynb #3e9dc532
 def _short(names, n=5):
     names = sorted(names)
     return ", ".join(names[:n]) + (f" ... ({len(names)} in all)" if len(names) > n else "")
 
+# %% ../nbs/05b_networks.ipynb #bb251579
 def load_pretrained(net: nn.Module, path, field: str, ignore: tuple = ()) -> nn.Module:
     "Load weights for `net` from `path` (the config field `field` names it), frozen and in eval mode; clear errors otherwise."
     if path is None or str(path) == "":
@@ -136,10 +140,12 @@ def load_pretrained(net: nn.Module, path, field: str, ignore: tuple = ()) -> nn.
     net.load_state_dict(sd, strict=False)
     return net.eval().requires_grad_(False)
 
+# %% ../nbs/05b_networks.ipynb #85c71f49
 def load_vgg16(path, field: str = "vgg_path") -> VGG16Features:
     "Frozen `VGG16Features` from a torchvision-layout `vgg16` state dict at `path`."
     return load_pretrained(VGG16Features(), path, field, ignore=("classifier.",))
 
+# %% ../nbs/05b_networks.ipynb #a9908b91
 def load_arcface(path, field: str = "arcface_path", num_layers: int = 50) -> IRSE:
     "Frozen ArcFace `IRSE` from a `model_ir_se50.pth`-layout state dict at `path`."
     return load_pretrained(IRSE(num_layers), path, field)

@@ -17,7 +17,7 @@ __all__ = ['N_LANDMARKS', 'PARTS', 'FLIP_PERM', 'SEGMENTS', 'DEFAULT_SIZES', 'fa
            'pose_maps_reference', 'pose_maps', 'random_faces', 'show_landmarks', 'show_pose_maps',
            'measure_pose_map_speed']
 
-# %% ../nbs/00_posemap.ipynb #20442480
+# %% ../nbs/00_posemap.ipynb #c96b393c
 N_LANDMARKS = 68
 
 # name -> (landmark indices, closed polyline?); "right" is the subject's right = image left.
@@ -47,6 +47,7 @@ def _flip_perm():
 
 FLIP_PERM = _flip_perm()
 
+# %% ../nbs/00_posemap.ipynb #5df33d23
 def _segments():
     "All (i, j) landmark pairs joined by a line in the edge map: 63 segments."
     segs = []
@@ -89,13 +90,14 @@ def check_landmarks(landmarks, name: str = 'landmarks') -> torch.Tensor:
                          f"got {list(getattr(landmarks, 'shape', np.shape(landmarks)))}")
     return lm if lm.is_floating_point() else lm.float()
 
-# %% ../nbs/00_posemap.ipynb #7f3e9bc1
+# %% ../nbs/00_posemap.ipynb #80c682d6
 def _flip_landmarks(landmarks):
     perm = FLIP_PERM if isinstance(landmarks, np.ndarray) else torch.tensor(FLIP_PERM, device=landmarks.device)
     flipped = landmarks[..., perm, :] * 1   # `* 1` makes a copy for both numpy and torch
     flipped[..., 0] = 1 - flipped[..., 0]
     return flipped
 
+# %% ../nbs/00_posemap.ipynb #0c186b7e
 def hflip(image, landmarks):
     """Mirror `image` left-right with its `landmarks` (`[..., 68, 2]`, numpy or torch).
     `image`: torch `[..., H, W]` (e.g. `[3, H, W]`, `[B, 3, H, W]`) or numpy `[H, W]` / `[H, W, C]`;
@@ -109,7 +111,7 @@ def hflip(image, landmarks):
                            f"got {type(image).__name__} {list(getattr(image, 'shape', []))}")
     return flipped, _flip_landmarks(landmarks)
 
-# %% ../nbs/00_posemap.ipynb #2874c1b6
+# %% ../nbs/00_posemap.ipynb #4d3cfc4e
 def read_pts(path) -> np.ndarray:
     "The points of a 300-W `.pts` file as `[68, 2]` float64, in pixels, as written."
     path = Path(path)
@@ -123,17 +125,20 @@ def read_pts(path) -> np.ndarray:
         raise ValueError(f"{path}: expected 68 points of (x, y), got an array of shape {list(pts.shape)}")
     return pts
 
+# %% ../nbs/00_posemap.ipynb #8f08bbbb
 def _check_pts(pts, path):
     pts = np.asarray(pts, dtype=np.float64)
     if pts.shape != (N_LANDMARKS, 2): raise ValueError(f"{path}: expected points of shape [68, 2], got {list(pts.shape)}")
     return pts
 
+# %% ../nbs/00_posemap.ipynb #bbb432b2
 def write_pts(path, pts):
     "Write `[68, 2]` pixel coordinates as a 300-W `.pts` file (atomic)."
     pts = _check_pts(pts, path)
     text = 'version: 1\nn_points:  68\n{\n' + ''.join(f'{x:.6f} {y:.6f}\n' for x, y in pts) + '}\n'
     write_text(path, text)
 
+# %% ../nbs/00_posemap.ipynb #5ba4d29a
 def load_landmarks(path) -> np.ndarray:
     "Landmarks `[68, 2]` float32 from a `.pts` or `.npy` file."
     path = Path(path)
@@ -143,6 +148,7 @@ def load_landmarks(path) -> np.ndarray:
     if pts.shape != (N_LANDMARKS, 2): raise ValueError(f"{path}: expected an array of shape [68, 2], got {list(pts.shape)}")
     return pts.astype(np.float32)
 
+# %% ../nbs/00_posemap.ipynb #c7824396
 def save_landmarks(path, pts):
     "Save `[68, 2]` landmarks to `.pts` (text) or `.npy` (float32), atomically."
     path = Path(path)
@@ -151,7 +157,7 @@ def save_landmarks(path, pts):
     pts = _check_pts(pts, path).astype(np.float32)
     atomic_write(path, lambda tmp: np.save(tmp, pts))
 
-# %% ../nbs/00_posemap.ipynb #a5c78a8f
+# %% ../nbs/00_posemap.ipynb #e38bfd2f
 def _box_origin_scale(box, like):
     box = box.to(like) if isinstance(box, torch.Tensor) else (
         torch.as_tensor(np.asarray(box), dtype=like.dtype, device=like.device) if isinstance(like, torch.Tensor)
@@ -160,17 +166,19 @@ def _box_origin_scale(box, like):
     origin = box[..., None, 0:2]
     return origin, box[..., None, 2:4] - origin
 
+# %% ../nbs/00_posemap.ipynb #5db83fc8
 def normalize_landmarks(pts_px, box):
     "Pixel landmarks (pixel centres at integers) -> [0, 1] coordinates of the crop `box` = (left, top, right, bottom)."
     origin, scale = _box_origin_scale(box, pts_px)
     return (pts_px + 0.5 - origin) / scale
 
+# %% ../nbs/00_posemap.ipynb #0b837bc6
 def denormalize_landmarks(pts, box):
     "[0, 1] coordinates of the crop `box` -> pixel landmarks (pixel centres at integers); inverse of `normalize_landmarks`."
     origin, scale = _box_origin_scale(box, pts)
     return pts * scale + origin - 0.5
 
-# %% ../nbs/00_posemap.ipynb #0c0d9676
+# %% ../nbs/00_posemap.ipynb #083795c2
 DEFAULT_SIZES = (64, 32, 16, 8, 4, 2, 1)
 
 def _check_sizes_sigma(sizes, sigma):
@@ -179,6 +187,7 @@ def _check_sizes_sigma(sizes, sigma):
     if not sigma > 0: raise ValueError(f"sigma: expected a positive width (fraction of the map side), got {sigma}")
     return sizes
 
+# %% ../nbs/00_posemap.ipynb #1015ae9b
 def _segment_distance(px, py, a, b):
     "Distance from the points (px, py) to the segment a-b (all in pixels)."
     d = b - a
@@ -187,6 +196,7 @@ def _segment_distance(px, py, a, b):
     t = t.clamp(0, 1)
     return torch.sqrt((px - a[0] - t * d[0]) ** 2 + (py - a[1] - t * d[1]) ** 2)
 
+# %% ../nbs/00_posemap.ipynb #e45cee2f
 def pose_maps_reference(landmarks, sizes=DEFAULT_SIZES, sigma: float = 0.1, edges: bool = True) -> list:
     "`pose_maps`, one sample, landmark and segment at a time (slow; for tests and as the speed baseline)."
     lm = check_landmarks(landmarks)
@@ -213,19 +223,21 @@ def pose_maps_reference(landmarks, sizes=DEFAULT_SIZES, sigma: float = 0.1, edge
         maps.append(out)
     return maps
 
-# %% ../nbs/00_posemap.ipynb #ae232d0e
+# %% ../nbs/00_posemap.ipynb #174631fe
 def _axis_gaussians(coord, S, sigma):
     "1-D Gaussians `[B, 68, S]` of `coord` `[B, 68]` at the S pixel centres; 0 beyond 3 sigma and for NaN."
     centres = (torch.arange(S, dtype=coord.dtype, device=coord.device) + 0.5) / S
     d = centres - coord[..., None]
     return torch.where(d.abs() <= 3 * sigma, torch.exp(d * d * (-0.5 / sigma ** 2)), torch.zeros_like(d))
 
+# %% ../nbs/00_posemap.ipynb #2adfcf7d
 def _segment_ends(lm, S):
     "Segment end points in pixels `[B, 63, 2]` each, and which segments have both ends finite."
     seg = torch.tensor(SEGMENTS, device=lm.device)
     a, b = lm[:, seg[:, 0]] * S, lm[:, seg[:, 1]] * S
     return a, b, torch.isfinite(a).all(-1) & torch.isfinite(b).all(-1)
 
+# %% ../nbs/00_posemap.ipynb #362c9316
 def _clip_segments(a, b, ok, lo, hi):
     "Clip segments a-b to the square [lo, hi]^2 (Liang-Barsky); segments missing it become not ok."
     d = b - a
@@ -246,6 +258,7 @@ def _clip_segments(a, b, ok, lo, hi):
 _ROWS = 5          # rows per column: a line within 45 degrees of its major axis is at most 2 x 2.12 pixels tall
 _REACH = 2.125     # 1.5 px times sqrt(2), rounded up: how far from the line (across) a lit pixel can be
 
+# %% ../nbs/00_posemap.ipynb #21982d8f
 def _unit_and_half(d):
     "Unit direction (x for a zero-length segment) and half length of segments `d` `[..., 2]`."
     length = d.norm(dim=-1)
@@ -253,6 +266,7 @@ def _unit_and_half(d):
     unit = torch.where((length > 0)[..., None], d / length.clamp_min(1e-30)[..., None], x_axis)
     return unit, length / 2
 
+# %% ../nbs/00_posemap.ipynb #8fe1b1d7
 def _edges_dense(lm, S):
     "Edge map `[B, S, S]`: every pixel against every segment (small maps)."
     a, b, ok = _segment_ends(lm, S)
@@ -267,6 +281,7 @@ def _edges_dense(lm, S):
     edge = torch.rsub(torch.hypot(across, along).amin(-1), 1.5).clamp_(0, 1)   # [S, S, B]
     return edge.permute(2, 0, 1)
 
+# %% ../nbs/00_posemap.ipynb #01403d6a
 def _edges_sweep(lm, S, flat_out, channel_offset, sample_stride):
     """Scatter-max the edge map into `flat_out` (the output viewed flat), visiting only pixels near the lines.
     Returns False (drawing nothing) when the map is too small for the sweep, so the caller draws it densely."""
@@ -348,7 +363,7 @@ def random_faces(n, seed=0, dtype=torch.float32):
     noise = 0.01 * torch.randn(n, 68, 2, generator=g, dtype=torch.float64)
     return (scale * t @ rot.transpose(1, 2) + 0.5 + shift + noise).to(dtype)
 
-# %% ../nbs/00_posemap.ipynb #0f018c8c
+# %% ../nbs/00_posemap.ipynb #14effaef
 def _to_hwc(image):
     if isinstance(image, torch.Tensor):
         image = image.detach().cpu().float()
@@ -356,6 +371,7 @@ def _to_hwc(image):
         return image.clamp(0, 1).numpy()
     return np.asarray(image)
 
+# %% ../nbs/00_posemap.ipynb #2431cf18
 def show_landmarks(image, landmarks, ax=None, size: float = 3, point_size: float = 6):
     """Draw `landmarks` (`[68, 2]` in [0, 1]) over `image` (torch `[3, H, W]` in [0, 1], numpy `[H, W(, 3)]`,
     or None for the unit square), with the facial parts joined. Returns the axes."""
@@ -376,6 +392,7 @@ def show_landmarks(image, landmarks, ax=None, size: float = 3, point_size: float
     ax.set_xticks([]); ax.set_yticks([])
     return ax
 
+# %% ../nbs/00_posemap.ipynb #9a545a04
 def show_pose_maps(maps, sample: int = 0, size: float = 1.4):
     "Show one sample of `pose_maps` output: heatmap sum (top) and edge channel (bottom, if any) per size."
     import matplotlib.pyplot as plt
@@ -393,7 +410,7 @@ def show_pose_maps(maps, sample: int = 0, size: float = 1.4):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/00_posemap.ipynb #1b9f7fdb
+# %% ../nbs/00_posemap.ipynb #de8da644
 def _interleaved_best_times(fns: dict, repeats: int) -> dict:
     "Best wall time of each function, run in turns, so that all of them see the same machine load."
     for fn in fns.values(): fn()                           # warm-up
@@ -403,6 +420,7 @@ def _interleaved_best_times(fns: dict, repeats: int) -> dict:
             t0 = time.perf_counter(); fn(); best[k] = min(best[k], time.perf_counter() - t0)
     return best
 
+# %% ../nbs/00_posemap.ipynb #27c52c3d
 def measure_pose_map_speed(batch: int = 256, sizes=DEFAULT_SIZES, repeats: int = 5, reference_batch: int = 2,
                            edges: bool = True, seed: int = 0) -> dict:
     """Pose maps per second, memory write bandwidth and the per-landmark reference, measured in one run

@@ -29,7 +29,7 @@ class ManifestRow:
     @property
     def dest(self) -> str: return f"{self.split}/{self.clip}"   # relative to the raw folder
 
-# %% ../nbs/04b_realcorpus.ipynb #37fb134d
+# %% ../nbs/04b_realcorpus.ipynb #6509d147
 _CHECKS = {
     'repo': (re.compile(r'[A-Za-z0-9][\w.-]*/[\w.-]+'), "a GitHub repository as owner/name"),
     'commit': (re.compile(r'[0-9a-f]{40}'), "a full commit id (40 lowercase hex digits)"),
@@ -51,6 +51,7 @@ def _check_row(r: dict, where: str) -> None:
     if Path(name).suffix.lower() != Path(p).suffix.lower():
         raise ValueError(f"{where}: column 'clip': expected the source's extension {Path(p).suffix!r}, got {r['clip']!r}")
 
+# %% ../nbs/04b_realcorpus.ipynb #d03e7918
 def read_manifest(path) -> list[ManifestRow]:
     "The rows of the manifest CSV at `path`, every value checked (a `ValueError` names the file, the line and what was expected)."
     path = Path(path)
@@ -80,22 +81,28 @@ def read_manifest(path) -> list[ManifestRow]:
             dests[row.dest] = line; rows.append(row)
     return rows
 
-# %% ../nbs/04b_realcorpus.ipynb #7cb89cca
+# %% ../nbs/04b_realcorpus.ipynb #bcccb168
 class RepoNotFound(LookupError): "No checkout of the repository under the repositories folder."
+
+# %% ../nbs/04b_realcorpus.ipynb #be6095bd
 class BlobNotFound(LookupError): "The repository is there, but not the file at that commit."
 
+# %% ../nbs/04b_realcorpus.ipynb #38508022
 def _is_git_dir(d: Path) -> bool: return (d / 'HEAD').is_file() and (d / 'objects').is_dir()
 
+# %% ../nbs/04b_realcorpus.ipynb #74fc736f
 def repo_dirs(repos_dir, repo: str) -> list[Path]:
     "The existing checkouts of `repo` ('owner/name') under `repos_dir`: `owner+name`, `owner/name`, `name`."
     owner, name = repo.split('/', 1)
     return [d for d in (Path(repos_dir) / f'{owner}+{name}', Path(repos_dir) / owner / name, Path(repos_dir) / name) if d.is_dir()]
 
+# %% ../nbs/04b_realcorpus.ipynb #5b460e84
 def _git_blob(git_dir: Path, commit: str, path: str) -> bytes | None:
     try: r = subprocess.run(['git', '--git-dir', str(git_dir), 'cat-file', 'blob', f'{commit}:{path}'], capture_output=True)
     except FileNotFoundError: return None   # no git on this machine: work trees only
     return r.stdout if r.returncode == 0 else None
 
+# %% ../nbs/04b_realcorpus.ipynb #408f19eb
 def find_blob(repos_dir, repo: str, commit: str, path: str) -> bytes:
     "The bytes of `path` at `commit` in `repo`, from a checkout under `repos_dir` (git objects first, then the work tree)."
     roots = repo_dirs(repos_dir, repo)
@@ -108,7 +115,7 @@ def find_blob(repos_dir, repo: str, commit: str, path: str) -> bytes:
         if (root / path).is_file(): return (root / path).read_bytes()
     raise BlobNotFound(f"{repo}: {path} is not in commit {commit[:12]} nor in the work tree of {', '.join(map(str, roots))}")
 
-# %% ../nbs/04b_realcorpus.ipynb #275e80cd
+# %% ../nbs/04b_realcorpus.ipynb #e159addf
 @dataclass
 class RebuildSummary:
     "What `rebuild` did: clips `written`, clips already `present`, and the `problems` (row, reason, detail) it could not fix."
@@ -132,12 +139,14 @@ class RebuildSummary:
             if len(ps) > 5: lines.append(f"  ... and {len(ps) - 5} more")
         return '\n'.join(lines)
 
+# %% ../nbs/04b_realcorpus.ipynb #4fb18e2c
 def _sha256_file(p: Path) -> str:
     h = hashlib.sha256()
     with open(p, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''): h.update(chunk)
     return h.hexdigest()
 
+# %% ../nbs/04b_realcorpus.ipynb #d7d7a8e6
 def rebuild(manifest, repos_dir, out, splits=None) -> RebuildSummary:
     "Write the clips of `manifest` (a path or rows) from the checkouts under `repos_dir` to `out/<split>/<person>/<file>`, hashes checked."
     rows = read_manifest(manifest) if isinstance(manifest, (str, Path)) else list(manifest)
@@ -172,7 +181,7 @@ def prepare_commands(out, splits=SPLITS, prepared=None) -> list[str]:
     out = Path(out); prepared = Path(prepared) if prepared is not None else out.parent / 'prepared'
     return [f"pgflow-prepare {out / s} {prepared / s} {PREPARE_ARGS}" for s in splits]
 
-# %% ../nbs/04b_realcorpus.ipynb #b9fcfff3
+# %% ../nbs/04b_realcorpus.ipynb #feb035bc
 @call_parse
 def real_corpus_cli(manifest: str = 'data/real/manifest.csv',  # the corpus manifest (repo, commit, path, sha256, bytes, person, split, clip)
                     repos: str = 'data/real/repos',            # folder of checkouts named owner+name, owner/name or name
@@ -186,6 +195,7 @@ def real_corpus_cli(manifest: str = 'data/real/manifest.csv',  # the corpus mani
     if done: print('next, prepare each split:\n' + '\n'.join(prepare_commands(out, done)))
     return s
 
+# %% ../nbs/04b_realcorpus.ipynb #ce7303d1
 def main():
     "The `pgflow-real-corpus` command: `real_corpus_cli`; exit status 1 when a clip is missing, 2 on bad arguments or a bad manifest."
     from pgflow.cli import run_cli

@@ -18,7 +18,7 @@ from .fileio import atomic_write, write_png
 __all__ = ['SKIN', 'HAIR', 'IRIS', 'HEAD_CENTRE', 'SPLITS', 'DEFAULT_LENGTH', 'Person', 'Pose', 'video_poses', 'face_points',
            'rotation', 'project', 'Canvas', 'render', 'SynthFaces', 'save_png', 'write_dataset']
 
-# %% ../nbs/03_synth.ipynb #f7b81060
+# %% ../nbs/03_synth.ipynb #283a8c7c
 def _mix(rng, palette, jitter=0.04):
     "A colour between two random entries of `palette`, with a little noise."
     palette = np.asarray(palette, np.float32)
@@ -27,6 +27,7 @@ def _mix(rng, palette, jitter=0.04):
     c = (1 - t) * palette[i] + t * palette[j] + rng.normal(0, jitter, 3)
     return np.clip(c, 0, 1).astype(np.float32)
 
+# %% ../nbs/03_synth.ipynb #b1144ab2
 def _luma(c): return float(np.dot(c, [0.299, 0.587, 0.114]))
 
 SKIN = [(0.98, 0.84, 0.74), (0.93, 0.76, 0.62), (0.80, 0.60, 0.45), (0.62, 0.43, 0.30),
@@ -106,7 +107,7 @@ class Person:
         self.hairline = float(min(y, self.brow_y - self.brow_arch - abs(self.brow_tilt) - 0.15))
         return self
 
-# %% ../nbs/03_synth.ipynb #5299a658
+# %% ../nbs/03_synth.ipynb #579e4d1b
 @dataclass
 class Pose:
     "Per-frame parameters: head rotation (radians), framing (image units) and expression."
@@ -137,6 +138,7 @@ class Pose:
         a, b = asdict(self), asdict(other)
         return Pose(**{k: (1 - t) * a[k] + t * b[k] for k in a})
 
+# %% ../nbs/03_synth.ipynb #8610290e
 def video_poses(n: int, seed: int = 0, knots: int = 4) -> list:
     "`n` poses moving smoothly through `knots` random poses: a synthetic video's frames."
     keys = [Pose.from_seed(seed * 1000 + k) for k in range(knots)]
@@ -144,13 +146,14 @@ def video_poses(n: int, seed: int = 0, knots: int = 4) -> list:
     return [keys[min(int(t), knots - 2)].lerp(keys[min(int(t), knots - 2) + 1], t - min(int(t), knots - 2))
             for t in ts]
 
-# %% ../nbs/03_synth.ipynb #6f344d11
+# %% ../nbs/03_synth.ipynb #666cd225
 def _arc(x0, y0, rx, ry, n, z_side, z_top):
     "Upper half-ellipse from (-rx, y0) over the top to (+rx, y0), as [n,3] points."
     phi = np.linspace(np.pi, 2 * np.pi, n)
     s = np.abs(np.sin(phi))
     return np.stack([x0 + rx * np.cos(phi), y0 - ry * s, z_side + (z_top - z_side) * s], 1)
 
+# %% ../nbs/03_synth.ipynb #74da46dd
 def face_points(p: Person, q: Pose) -> dict:
     "3D points (head units) of the 68 landmarks and of the drawn outlines of person `p` in expression `q`."
     lm = np.zeros((68, 3))
@@ -219,7 +222,7 @@ def face_points(p: Person, q: Pose) -> dict:
     return dict(landmarks=lm, forehead=forehead, hair_back=hair_back, fringe=fringe, neck=neck,
                 shirt=shirt, irises=irises)
 
-# %% ../nbs/03_synth.ipynb #d74ed91d
+# %% ../nbs/03_synth.ipynb #935c55da
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     "3x3 rotation: yaw about the vertical axis, then pitch about the horizontal one, then roll in the image plane."
     cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
@@ -230,13 +233,14 @@ def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 HEAD_CENTRE = (0.5, 0.47)  # where the head origin lands in the image for zero shift
 
+# %% ../nbs/03_synth.ipynb #4348a9ca
 def project(points: np.ndarray, q: Pose) -> np.ndarray:
     "Orthographic projection of head-unit 3D `points` [N,3] to [0,1] image coordinates [N,2]."
     xyz = points @ rotation(q.yaw, q.pitch, q.roll).T
     centre = np.array([HEAD_CENTRE[0] + q.shift_x, HEAD_CENTRE[1] + q.shift_y])
     return centre + q.scale * xyz[:, :2]
 
-# %% ../nbs/03_synth.ipynb #1252a680
+# %% ../nbs/03_synth.ipynb #c5cbaaa4
 def _spline(pts: np.ndarray, closed: bool, k: int = 3) -> np.ndarray:
     "Catmull-Rom curve through `pts` [N,2] with `k` points per segment."
     P = np.asarray(pts, np.float64)
@@ -249,6 +253,7 @@ def _spline(pts: np.ndarray, closed: bool, k: int = 3) -> np.ndarray:
     c = c.reshape(-1, 2)
     return c if closed else np.concatenate([c, P[-1:]])
 
+# %% ../nbs/03_synth.ipynb #cf6fc132
 def _seg_dist(x, y, pts, closed):
     "Distance from pixel coordinates (x, y) [h,w] to the polyline `pts` [K,2] (pixels)."
     pts = pts.astype(np.float32)
@@ -260,6 +265,7 @@ def _seg_dist(x, y, pts, closed):
     wx -= t * e[:, 0]; wy -= t * e[:, 1]
     return np.sqrt((wx * wx + wy * wy).min(-1))
 
+# %% ../nbs/03_synth.ipynb #847e126d
 def _inside(x, y, pts):
     "Even-odd rule: is each pixel inside the closed polygon `pts`? (edge crossings are found per row)"
     pts = pts.astype(np.float32)
@@ -271,6 +277,7 @@ def _inside(x, y, pts):
     xint = np.where(crosses, xint, -np.inf)   # non-crossing edges never count
     return ((x[..., None] < xint).sum(-1) % 2) == 1
 
+# %% ../nbs/03_synth.ipynb #e31694f7
 class Canvas:
     "An RGB float image [S,S,3] painted back to front with anti-aliased shapes given in [0,1] coordinates."
     def __init__(self, size: int):
@@ -327,22 +334,27 @@ class Canvas:
         if clip is not None: cover = cover * clip[0]
         self.paint(cover, colour, sl)
 
-# %% ../nbs/03_synth.ipynb #d96704a0
+# %% ../nbs/03_synth.ipynb #e8255336
 def _as_person(person): return person if isinstance(person, Person) else Person.from_seed(int(person))
+
+# %% ../nbs/03_synth.ipynb #330a1883
 def _as_pose(pose): return pose if isinstance(pose, Pose) else Pose.from_seed(int(pose))
 
+# %% ../nbs/03_synth.ipynb #1b5ec502
 def _draw_background(cv, p):
     "Linear gradient between the two background colours at angle `p.gradient`."
     g = (np.arange(cv.S, dtype=np.float32) + 0.5) / cv.S - 0.5
     t = np.clip(0.5 + np.cos(p.gradient) * g[None, :] + np.sin(p.gradient) * g[:, None], 0, 1)[..., None]
     cv.img[:] = (1 - t) * np.asarray(p.background, np.float32) + t * np.asarray(p.background2, np.float32)
 
+# %% ../nbs/03_synth.ipynb #11bad1a7
 def _shaded(cv, sl, colour, centre_x, half_width, light):
     "Skin colour lit from one side: brightness changes by +-12% across the face."
     xs = (np.arange(sl[1].start, sl[1].stop, dtype=np.float32) + 0.5) / cv.S
     f = 1 + 0.12 * light * np.clip((centre_x - xs) / half_width, -1.5, 1.5)
     return np.clip(np.asarray(colour, np.float32)[None, None] * f[None, :, None], 0, 1)
 
+# %% ../nbs/03_synth.ipynb #e6210ad1
 def render(person, pose, size: int = 64):
     "Image [3,size,size] float in [0,1] and its exact landmarks [68,2] in [0,1] of `person` (seed or `Person`) in `pose` (seed or `Pose`)."
     p, q = _as_person(person), _as_pose(pose)
@@ -434,11 +446,12 @@ class SynthFaces(Dataset):
         "`transfer_pair` of items start..start+n-1, stacked: (src [n,3,S,S], src_lm [n,68,2], tgt_lm, gt)."
         return tuple(torch.stack(t) for t in zip(*(self.transfer_pair(i) for i in range(start, start + n))))
 
-# %% ../nbs/03_synth.ipynb #6642a098
+# %% ../nbs/03_synth.ipynb #cce2fa5b
 def save_png(path, image: torch.Tensor):
     "Save a [3,H,W] float image in [0,1] as an 8-bit RGB PNG, atomically."
     write_png(path, (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
 
+# %% ../nbs/03_synth.ipynb #e8458932
 def write_dataset(out_dir, people, frames_per_person: int, size: int = 64, seed: int = 0,
                   split: str = 'train', videos_per_person: int = 1) -> Path:
     "Render `people` (a count, taken from the start of `split`, or a list of person seeds) x `frames_per_person` frames to `out_dir`."

@@ -18,91 +18,21 @@ from tqdm.auto import tqdm
 
 from .fileio import atomic_write
 from .frames import (TransferError, IMAGE_EXTS, VIDEO_EXTS, Frames, FrameStream, open_frames, read_image,
-                           read_frames, read_video, rgb_uint8, contact_sheet, write_frames, write_stream)
+                           read_frames, read_video, rgb_uint8, contact_sheet, write_frames, write_stream, LandmarkTrack, landmark_track)
 from .composite import to_float, to_uint8, resize_image, paste_face, composite, composite_region
 from .motion import (detect_faces, landmark_box, choose_face, describe_faces, number_faces, box_iou, FaceTracker, LandmarkSmoother,
                            CenteredSmoother, SMOOTH_RADIUS)
-from .posemap import load_landmarks, normalize_landmarks, denormalize_landmarks
+from .posemap import normalize_landmarks, denormalize_landmarks
 from .model import inference_precision, PRECISIONS
-from .landmarks import face_box, crop_face, DETECTORS
+from .landmarks import face_box, crop_face
 from .warp import landmark_warp
 
 # %% auto #0
-__all__ = ['LANDMARK_EXTS', 'DETECT_FACE_PX', 'MODES', 'SYNTH_MARGIN', 'DEFAULT_MODEL', 'LAYOUTS', 'CORRECTION',
-           'read_landmark_file', 'LandmarkTrack', 'read_landmarks', 'find_source_face', 'DrivingFace', 'report_missing',
-           'TargetPoses', 'target_landmarks', 'training_margin', 'default_model', 'load_model', 'encode_source',
-           'decode_batch', 'SplitNoise', 'decode_poses', 'SourceFace', 'Posed', 'driving_input', 'landmark_track',
+__all__ = ['DETECT_FACE_PX', 'MODES', 'SYNTH_MARGIN', 'DEFAULT_MODEL', 'LAYOUTS', 'CORRECTION', 'find_source_face', 'DrivingFace',
+           'report_missing', 'TargetPoses', 'target_landmarks', 'training_margin', 'default_model', 'load_model',
+           'encode_source', 'decode_batch', 'SplitNoise', 'decode_poses', 'SourceFace', 'Posed', 'driving_input',
            'Reenactor', 'make_smoother', 'side_by_side', 'render_output', 'Animation', 'compose', 'make_detector',
            'npy_path', 'save_npy', 'transfer_files', 'pgflow_transfer', 'main']
-
-# %% ../nbs/08_transfer.ipynb #7bb7c813
-LANDMARK_EXTS = ('.npy', '.pts')
-
-def _to_pixels(lm:np.ndarray, image:np.ndarray|None) -> np.ndarray:
-    "Landmarks of `image` in pixels; normalised ones (all in [0, 1]) are converted. Without an image (motion only) they are kept."
-    if image is not None and lm.min() >= 0 and lm.max() <= 1:
-        h, w = image.shape[:2]
-        lm = np.asarray(denormalize_landmarks(lm, (0, 0, w, h)))
-    return lm.astype(np.float32)
-
-def read_landmark_file(path, image:np.ndarray|None) -> np.ndarray:
-    "One [68, 2] landmark file (.pts/.npy) for `image`, in pixels; `TransferError` naming the file otherwise."
-    path = Path(path)
-    if not path.is_file(): raise TransferError(f"{path}: no such landmark file")
-    try: lm = np.asarray(load_landmarks(path), np.float32)
-    except Exception as e:
-        raise TransferError(f"{path}: expected 68 landmarks of shape [68, 2] in a .pts or .npy file ({e})") from None
-    if lm.shape != (68, 2) or not np.isfinite(lm).all():
-        raise TransferError(f"{path}: expected finite landmarks of shape [68, 2], got {lm.shape}")
-    return _to_pixels(lm, image)
-
-# %% ../nbs/08_transfer.ipynb #e9caf9ce
-class LandmarkTrack:
-    "Given landmarks of a sequence of frames, looked up frame by frame: a .npy [N, 68, 2], a folder of per-frame files, or one file (one frame)."
-    def __init__(self, path, count:int|None=None):
-        self.path, self.array = Path(path), None
-        self.count = None if self.path.is_dir() else 1     # frames it holds: None for a folder (one file per frame)
-        if self.path.suffix.lower() == '.npy' and self.path.is_file():
-            try: arr = np.load(self.path, allow_pickle=False)
-            except Exception as e: raise TransferError(f"{self.path}: cannot read as a .npy file ({type(e).__name__})") from None
-            if arr.ndim == 3:
-                if arr.shape[1:] != (68, 2) or not np.isfinite(arr).all() or (count is not None and len(arr) != count):
-                    n = count if count is not None else 'N'
-                    raise TransferError(f"{self.path}: expected landmarks of shape [{n}, 68, 2] for {n} frames, got {arr.shape}")
-                self.array, self.count = arr.astype(np.float32), len(arr)
-        if self.count == 1 and self.array is None and count is not None and count != 1: self._one_file(count)
-
-    def _frame_file(self, name:str, present:set|None=None) -> Path:
-        "The file of frame `name` in a folder of per-frame files (`present`: the folder's file names, if already listed)."
-        for ext in LANDMARK_EXTS:
-            f = self.path / f'{name}{ext}'
-            if (f.name in present) if present is not None else f.is_file(): return f
-        raise TransferError(f"{self.path}: no landmark file for frame {name!r} (expected {name}.npy or {name}.pts)")
-
-    def check(self, names:list):
-        "Before reading any frame: a folder of per-frame files must hold one for each of `names` (only their existence is checked)."
-        if not self.path.is_dir(): return
-        present = {p.name for p in self.path.iterdir()}
-        for name in names: self._frame_file(name, present)
-
-    def _one_file(self, n):
-        raise TransferError(f"{self.path}: one landmark file for {n} frames; give a folder with one file per frame "
-                            f"or a .npy of shape [{n}, 68, 2]")
-
-    def __call__(self, i:int, name:str, image:np.ndarray|None) -> np.ndarray:
-        "Landmarks [68, 2] in pixels of frame `i` (named `name`, the image `image` or None)."
-        if self.array is not None:
-            if i >= len(self.array): raise TransferError(f"{self.path}: holds landmarks for {len(self.array)} frames, the driving input has more")
-            return _to_pixels(self.array[i], image)
-        if self.path.is_dir(): return read_landmark_file(self._frame_file(name), image)
-        if i > 0: self._one_file('several')
-        return read_landmark_file(self.path, image)
-
-# %% ../nbs/08_transfer.ipynb #289a4baa
-def read_landmarks(path, frames:Frames) -> np.ndarray:
-    "Landmarks [N, 68, 2] in pixels for every frame of `frames`, from a file or a folder of per-frame files."
-    track = LandmarkTrack(path, len(frames))
-    return np.stack([track(i, name, img) for i, (name, img) in enumerate(zip(frames.names, frames.images))])
 
 # %% ../nbs/08_transfer.ipynb #1b50a59e
 def find_source_face(detector, image:np.ndarray, face='largest', path='source') -> tuple[np.ndarray, str]:
@@ -142,7 +72,7 @@ class DrivingFace:
         if self.first is None: self.first = i
         return self.last
 
-# %% ../nbs/08_transfer.ipynb #0da1004e
+# %% ../nbs/08_transfer.ipynb #5db342fc
 def _ranges(idx) -> str:
     "Frame numbers as compact ranges: [2, 3, 4, 9] -> '2-4, 9'."
     out, idx = [], sorted(idx)
@@ -151,6 +81,7 @@ def _ranges(idx) -> str:
         else: out.append([i, i])
     return ', '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in out)
 
+# %% ../nbs/08_transfer.ipynb #b4b59f52
 def report_missing(face:DrivingFace, n:int):
     "Warn about the `n` frames' ones without the driving face; `TransferError` if none had it."
     if not face.found: raise TransferError(f"{face.path}: no face found in the driving image" + ('s' if n > 1 else ''))
@@ -207,7 +138,7 @@ def training_margin(model_dir=None) -> tuple[float, str]:
         if found: return found
     return SYNTH_MARGIN, 'default (no record of the training data: synthetic faces)'
 
-# %% ../nbs/08_transfer.ipynb #f1453035
+# %% ../nbs/08_transfer.ipynb #070acc48
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / 'nbs' / 'models' / 'real64' if '__file__' in globals() else Path('models/real64')
 
 def default_model() -> Path:
@@ -217,6 +148,7 @@ def default_model() -> Path:
                             "repository's nbs/models/real64; name a model folder with --model)")
     return DEFAULT_MODEL
 
+# %% ../nbs/08_transfer.ipynb #82af766f
 def load_model(path, device=None):
     "A `PGFlow` saved with `save_pretrained` in folder `path`, in eval mode on `device` (default: CPU)."
     from pgflow.model import PGFlow
@@ -230,7 +162,7 @@ def load_model(path, device=None):
         raise TransferError(f"{path}: not a loadable pgflow model ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
     return model.to(device or 'cpu').eval()
 
-# %% ../nbs/08_transfer.ipynb #245cb71a
+# %% ../nbs/08_transfer.ipynb #6d90de91
 @torch.no_grad()
 def encode_source(model, crop:torch.Tensor, landmarks, fuse:bool=True) -> tuple:
     "(latents, bits): the crop [3, S, S] in [0, 1] encoded under its landmarks [68, 2], and its bits/dim when the model has a familiarity gate and `fuse` (else None)."
@@ -239,6 +171,7 @@ def encode_source(model, crop:torch.Tensor, landmarks, fuse:bool=True) -> tuple:
     gated = fuse and model.fusion is not None and bool(model.config.gate_bits)
     return model.encode(x, lm), (model.source_bits(x, lm) if gated else None)
 
+# %% ../nbs/08_transfer.ipynb #bd815e7a
 @torch.no_grad()
 def decode_batch(model, latents, bits, crop:torch.Tensor, landmarks, targets, temperature:float=0.0, keep_splits:bool=False,
                  precision:str='fp32', fuse:bool=True, need_warp:bool=True) -> tuple:
@@ -288,7 +221,7 @@ def decode_poses(model, source:torch.Tensor, source_landmarks:torch.Tensor, targ
                                               keep_splits, precision, fuse, need_warp=False)[0])
     return torch.cat(out)
 
-# %% ../nbs/08_transfer.ipynb #03ee9e42
+# %% ../nbs/08_transfer.ipynb #ffe67183
 @dataclass
 class SourceFace:
     "The source photo ready to animate: the face chosen, its crop as the model sees it, and the model's encoding of it."
@@ -303,6 +236,7 @@ class SourceFace:
     path: str = 'source'
     photo: torch.Tensor | None = None   # the photo as float [3, H, W], made once for the composition
 
+# %% ../nbs/08_transfer.ipynb #98a2fe97
 @dataclass
 class Posed:
     "One driving frame through the model (what `Reenactor.poses` yields)."
@@ -332,19 +266,6 @@ def driving_input(driving, landmarks=None) -> tuple:
         driving = Frames([rgb_uint8(d, 'driving') for d in (driving if many else [driving])], None, path='driving')
     names = driving.names or [f'{i:06d}' for i in range(len(driving))]
     return zip(names, driving.images), len(driving), driving.fps, driving.path, names
-
-# %% ../nbs/08_transfer.ipynb #04aa7e23
-def landmark_track(landmarks, count:int|None, role='driving'):
-    "A lookup `(i, name, image) -> [68, 2]` pixels for given landmarks: a path (`LandmarkTrack`) or an array [N, 68, 2]."
-    if isinstance(landmarks, (str, Path)): return LandmarkTrack(landmarks, count)
-    arr = np.asarray(landmarks, np.float32)
-    if arr.size % 136 or (count is not None and arr.size != count * 136) or not np.isfinite(arr).all():
-        raise TransferError(f"{role} landmarks: expected shape [{count or 'N'}, 68, 2], got {np.shape(landmarks)}")
-    arr = arr.reshape(-1, 68, 2)
-    def lookup(i, name, image):
-        if i >= len(arr): raise TransferError(f"{role} landmarks: given for {len(arr)} frames, the driving input has more")
-        return _to_pixels(arr[i], image)
-    return lookup
 
 # %% ../nbs/08_transfer.ipynb #daf68f28
 LAYOUTS = ('output', 'side', 'crop')
@@ -380,7 +301,7 @@ def prepare(self:Reenactor, source, landmarks=None, face='largest') -> SourceFac
     lat, bits = encode_source(self.model, to_float(crop), lm)
     return SourceFace(image, np.asarray(px, np.float32), tuple(float(v) for v in box), crop, lm, lat, bits, note, path)
 
-# %% ../nbs/08_transfer.ipynb #5dac74a9
+# %% ../nbs/08_transfer.ipynb #fa82548f
 def make_smoother(smooth, fps:float):
     "The landmark smoother for `smooth` (see above), or None; both kinds `push` a frame and `flush` at the end."
     if smooth is None or smooth is False or (type(smooth) is int and smooth <= 0): return None
@@ -390,10 +311,12 @@ def make_smoother(smooth, fps:float):
     except (TypeError, ValueError): raise TransferError(f"smooth: expected True, False, a radius in frames, 'one-euro' or (min_cutoff, beta), got {smooth!r}") from None
     return LandmarkSmoother(fps, mc, beta)
 
+# %% ../nbs/08_transfer.ipynb #ba428c58
 def _released(pending, smoother) -> Iterator:
     "Items at the front of `pending` whose landmarks are final (smoothed, or none to smooth)."
     while pending and (smoother is None or pending[0][2] is None or pending[0][3] is not None): yield pending.popleft()
 
+# %% ../nbs/08_transfer.ipynb #d968cc9b
 @patch
 def poses(self:Reenactor, source:SourceFace, driving=None, driving_landmarks=None, mode:str='auto', smooth=True,
           temperature:float=0.0, keep_splits:bool=False, seed:int|None=0, progress:bool=False) -> Iterator[Posed]:
@@ -424,6 +347,7 @@ def poses(self:Reenactor, source:SourceFace, driving=None, driving_landmarks=Non
         if batch: yield from self._decode(source, batch, noise, temperature, keep_splits); bar.update(len(batch))
     if face is not None: report_missing(face, n)
 
+# %% ../nbs/08_transfer.ipynb #c668221e
 @patch
 def _decode(self:Reenactor, source:SourceFace, batch:list, noise:SplitNoise, temperature:float, keep_splits:bool):
     with noise():
@@ -431,12 +355,13 @@ def _decode(self:Reenactor, source:SourceFace, batch:list, noise:SplitNoise, tem
                                        np.stack([b[3] for b in batch]), temperature, keep_splits, self.precision)
     for k, (i, image, px, tgt) in enumerate(batch): yield Posed(i, tgt, out[k], warp[k], mask[k], image, px)
 
-# %% ../nbs/08_transfer.ipynb #8ec6b953
+# %% ../nbs/08_transfer.ipynb #d6a78572
 def side_by_side(driving:np.ndarray, source:np.ndarray, output:np.ndarray, size:int=256) -> np.ndarray:
     "Three uint8 images resized to `size` x `size` (at least the output's size) and put in a row."
     s = max(size, output.shape[0])
     return np.concatenate([resize_image(a, s, s) for a in (driving, source, output)], 1)
 
+# %% ../nbs/08_transfer.ipynb #4b6bd111
 def render_output(source:SourceFace, posed:Posed, correction:float=CORRECTION, detail:bool=True) -> np.ndarray:
     "The source photo with its face in `posed`'s pose, at the photo's resolution (`composite`, the model's correction at `correction`)."
     if source.photo is None: source.photo = to_float(source.image)
@@ -446,6 +371,7 @@ def render_output(source:SourceFace, posed:Posed, correction:float=CORRECTION, d
     out = source.image.copy(); out[t:b, l:r] = to_uint8(face)
     return out
 
+# %% ../nbs/08_transfer.ipynb #2b3436cc
 @patch
 def render(self:Reenactor, source:SourceFace, posed:Posed, layout:str='output', side_size:int=256) -> np.ndarray:
     "The frame to write for `layout` (see above)."
@@ -468,7 +394,7 @@ def stream(self:Reenactor, source, driving=None, source_landmarks=None, driving_
         if targets_px is not None: targets_px.append(np.asarray(denormalize_landmarks(p.target, src.box), np.float32))
         yield self.render(src, p, layout)
 
-# %% ../nbs/08_transfer.ipynb #54c0206b
+# %% ../nbs/08_transfer.ipynb #ddbaa858
 @dataclass
 class Animation:
     "The result of `Reenactor.animate`: crops at the model's size and where they came from."
@@ -482,6 +408,7 @@ class Animation:
     source: SourceFace | None = None   # the prepared source
     posed: list | None = None          # a `Posed` per frame (without the driving frames)
 
+# %% ../nbs/08_transfer.ipynb #c370661e
 @patch
 def animate(self:Reenactor, source, driving, source_landmarks=None, driving_landmarks=None, mode:str='auto', temperature:float=0.0,
             keep_splits:bool=False, seed:int|None=0, progress:bool=False, face='largest', smooth=True) -> Animation:
@@ -493,6 +420,7 @@ def animate(self:Reenactor, source, driving, source_landmarks=None, driving_land
     return Animation(np.stack([to_uint8(p.output) for p in posed]), np.stack([p.target for p in posed]), src.crop, src.landmarks,
                      src.box, np.stack(crops), driving_input(driving, driving_landmarks)[2], src, posed)
 
+# %% ../nbs/08_transfer.ipynb #0369a845
 def compose(anim:Animation, source_image:np.ndarray|None=None, layout:str='output', side_size:int=256, correction:float=CORRECTION) -> list:
     "The frames to write for `layout` from an `Animation`: 'output' (its source photo, or `source_image` of the same size, animated), 'side' or 'crop'."
     if layout not in LAYOUTS: raise TransferError(f"layout: expected one of {LAYOUTS}, got {layout!r}")
@@ -503,19 +431,20 @@ def compose(anim:Animation, source_image:np.ndarray|None=None, layout:str='outpu
 
 # %% ../nbs/08_transfer.ipynb #1f85a191
 def make_detector(spec:str='auto', device=None, weights_dir=None):
-    "The landmark detector named by `spec` (`pgflow.landmarks.load_detector`); `TransferError` if it cannot start."
-    from pgflow.landmarks import load_detector
+    "The landmark detector named by `spec` (`pgflow.detectors.load_detector`); `TransferError` if it cannot start."
+    from pgflow.detectors import load_detector
     try: return load_detector(spec, device=device, weights_dir=weights_dir)
     except Exception as e:
         raise TransferError(f"detector {spec!r} could not start ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); "
                             "give --source-landmarks and --driving-landmarks instead") from None
 
-# %% ../nbs/08_transfer.ipynb #ba82f3cb
+# %% ../nbs/08_transfer.ipynb #769d3566
 def npy_path(path) -> Path:
     "`path` as a Path if it names a .npy file; `TransferError` otherwise."
     if Path(path).suffix.lower() != '.npy': raise TransferError(f"{path}: --save-landmarks writes a .npy file (give a name ending in .npy)")
     return Path(path)
 
+# %% ../nbs/08_transfer.ipynb #2945595c
 def save_npy(path, array:np.ndarray) -> Path:
     "Write `array` to the .npy file `path` atomically; `TransferError` naming it if it is not a .npy or cannot be written."
     path = npy_path(path)
@@ -548,7 +477,7 @@ def transfer_files(model, source, driving, out, source_landmarks=None, driving_l
     if save_landmarks is not None: save_npy(save_landmarks, np.stack(motion))
     return path
 
-# %% ../nbs/08_transfer.ipynb #74dee98e
+# %% ../nbs/08_transfer.ipynb #1c8591de
 @call_parse
 def pgflow_transfer(model:Param("folder of a model saved with save_pretrained (default: nbs/models/real64, trained on real people)", str)=None,
          source:Param("the face to animate: an image file", str)=None,
@@ -591,6 +520,7 @@ def pgflow_transfer(model:Param("folder of a model saved with save_pretrained (d
         print(f"error: {e}", file=sys.stderr); sys.exit(2)
     if not quiet: print(f"wrote {path}" + (f" and {save_landmarks}" if save_landmarks else ''))
 
+# %% ../nbs/08_transfer.ipynb #9bb8c229
 def _large_buffers_to_system():
     "glibc only: serve buffers of 1 MB and more (video frames) by mmap, so that each freed frame goes back to the system; otherwise a long run's heap fragments and its memory creeps up."
     try:
@@ -598,6 +528,7 @@ def _large_buffers_to_system():
         ctypes.CDLL('libc.so.6').mallopt(-3, 1 << 20)   # M_MMAP_THRESHOLD, fixed (which also stops glibc from raising it)
     except (OSError, AttributeError): pass               # not glibc: nothing to do
 
+# %% ../nbs/08_transfer.ipynb #7ee1d6c9
 def main(argv:list|None=None):
     "Entry point of `pgflow-transfer` (flags with dashes or underscores: `--source-landmarks` = `--source_landmarks`)."
     from pgflow.cli import run_cli

@@ -38,30 +38,33 @@ def portrait_clip(video, out, seconds:float=14.0, size=(720, 1280), detector=Non
     n = int(round(seconds * s.fps))
     return write_stream(out, (frames[order[i % len(order)]] for i in range(n)), s.fps)
 
-# %% ../nbs/10b_videobench.ipynb #2ab00cc0
+# %% ../nbs/10b_videobench.ipynb #01c0eccb
 def face_region(lm, shape) -> tuple[int, int, int, int]:
     "The landmark box of `lm` [68, 2] grown by a quarter of its size on each side, in whole pixels inside an image of `shape`."
     l, t, r, b = landmark_box(lm); w, h = r - l, b - t
     return (max(int(round(l - w / 4)), 0), max(int(round(t - h / 4)), 0),
             min(int(round(r + w / 4)), shape[1]), min(int(round(b + h / 4)), shape[0]))
 
+# %% ../nbs/10b_videobench.ipynb #bb80de7c
 def region_psnr(a:np.ndarray, b:np.ndarray, box) -> float:
     "PSNR (dB) of uint8 images `a` against `b` over `box`."
     l, t, r, b_ = box
     return float(psnr(to_float(a[t:b_, l:r])[None], to_float(b[t:b_, l:r])[None]))
 
+# %% ../nbs/10b_videobench.ipynb #3a47ef74
 def sharpness(img:np.ndarray, box) -> float:
     "Variance of the Laplacian of `img`'s grey levels over `box`: high for a crisp image, low for a smooth one."
     from scipy.ndimage import laplace
     l, t, r, b = box
     return float(laplace(img[t:b, l:r].astype(np.float64).mean(-1)).var())
 
-# %% ../nbs/10b_videobench.ipynb #feb1eb2b
+# %% ../nbs/10b_videobench.ipynb #5baae9c3
 def _akd(detector, image, truth) -> float | None:
     "Mean distance (px) between the landmarks `detector` finds in `image` and `truth`; None if it finds no face."
     found = detector.detect([image])[0]
     return None if found is None else float(np.linalg.norm(found - truth, axis=1).mean())
 
+# %% ../nbs/10b_videobench.ipynb #031128aa
 def self_reenactment(model, video, detector, smooth=True, max_frames:int|None=None, batch_size:int=16, progress:bool=True) -> dict:
     "Per-frame scores of pgflow, paste-back, full-resolution warp and copy on `video` driving its own first frame (see above)."
     net = load_model(model) if isinstance(model, (str, Path)) else model
@@ -140,7 +143,7 @@ def video_markdown(r:dict) -> str:
                      ' | '.join(f"{v[f'sharpness_{m}']:.0%}" for m in METHODS) + f" | {v['akd_pgflow']:.2f} | {v['jitter']:.3f} |")
     return '\n'.join(lines)
 
-# %% ../nbs/10b_videobench.ipynb #ec5fcc6c
+# %% ../nbs/10b_videobench.ipynb #a6341f00
 def video_cli(clip:Param("a talking-head video (landscape or square) to build the 720x1280 portrait clips from", str)=None,
               model:Param("model folder (default: nbs/models/real64)", str)=None,
               extra:Param("more clips, scored in self-reenactment at their own resolution", str, nargs='*')=None,
@@ -159,6 +162,7 @@ def video_cli(clip:Param("a talking-head video (landscape or square) to build th
     if markdown: write_text(markdown, md + '\n')
     return r
 
+# %% ../nbs/10b_videobench.ipynb #7f45afba
 def main(argv:list|None=None):
     "Entry point of `pgflow-bench video`."
     from pgflow.cli import run_cli

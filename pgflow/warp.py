@@ -51,12 +51,13 @@ def piecewise_affine(from_pts, to_pts):
         return out
     return apply
 
-# %% ../nbs/05a_warp.ipynb #fa99bffe
+# %% ../nbs/05a_warp.ipynb #41891c56
 def _pixel_centres(h: int, w: int) -> np.ndarray:
     "`(h * w, 2)` pixel centres `(x, y)`, row-major."
     yy, xx = np.mgrid[0:h, 0:w]
     return np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float64)
 
+# %% ../nbs/05a_warp.ipynb #2cde0214
 def _mesh_map(s: np.ndarray, t: np.ndarray, pix: np.ndarray, border: np.ndarray):
     "Source positions `(N, 2)` of `pix` under the piecewise-affine map taking points `t` to `s` (pixel units), or None."
     from scipy.spatial import Delaunay
@@ -75,6 +76,7 @@ def _mesh_map(s: np.ndarray, t: np.ndarray, pix: np.ndarray, border: np.ndarray)
     out[np.flatnonzero(inside)[ok]] = q[ok]
     return out
 
+# %% ../nbs/05a_warp.ipynb #f2996609
 def warp_field(src_landmarks, tgt_landmarks, h: int, w: int) -> tuple:
     "`(field, copied)`: `field[b, y, x]` is the `(x, y)` pixel position in source `b` that output pixel `(x, y)` reads (`[B, h, w, 2]` float64 numpy) when `src_landmarks` move to `tgt_landmarks` (`[B, 68, 2]` in [0, 1]); `copied` lists the items that got the identity (degenerate landmarks)."
     src, tgt = (np.asarray(a, np.float64) for a in (src_landmarks, tgt_landmarks))

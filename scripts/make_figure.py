@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 from pgflow.model import PGFlow
-from pgflow.quality import quality_pairs
+from pgflow.evaluation import quality_pairs
 from pgflow.warp import landmark_warp
 from pgflow.imagemetrics import psnr
 

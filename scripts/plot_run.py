@@ -7,7 +7,7 @@ folder (`curves.png`) at the end of every run; this redraws it, e.g. for a publi
 import json, sys
 from pathlib import Path
 
-from pgflow.train import plot_curves
+from pgflow.runplots import plot_curves
 
 
 def main(src, out):
