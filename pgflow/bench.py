@@ -13,13 +13,17 @@ from torch.utils.flop_counter import FlopCounterMode
 from fastcore.script import Param
 
 from .fileio import write_json, write_text
-from .speedtools import (time_fn, setup_run, machine_info, build_model, random_quadruplets, make_objective, total_loss)
+from .speedtools import (time_fn, setup_run, machine_info, build_model, random_quadruplets, make_objective, total_loss,
+                               synchronize, summarize)
+_all_ = ['time_fn', 'setup_run', 'machine_info', 'build_model', 'random_quadruplets', 'make_objective', 'total_loss',
+         'synchronize', 'summarize']   # their home is pgflow.speedtools; kept importable from here
 
 # %% auto #0
 __all__ = ['RESULT_TAG', 'WORKERS', 'CONV_OPS', 'SECTIONS', 'SUBCOMMANDS', 'rate', 'worker', 'ru_maxrss_mb', 'peak_rss_mb',
            'rss_mb', 'run_fresh', 'alloc', 'measure_peak_flops', 'measure_write_bandwidth', 'count_flops',
            'ideal_seconds', 'train_worker', 'bench_train', 'infer_worker', 'bench_posemap', 'bench_synth',
-           'bench_loader', 'run_benchmark', 'to_markdown', 'bench_cli', 'main']
+           'bench_loader', 'run_benchmark', 'to_markdown', 'bench_cli', 'main', 'time_fn', 'setup_run', 'machine_info',
+           'build_model', 'random_quadruplets', 'make_objective', 'total_loss', 'synchronize', 'summarize']
 
 # %% ../nbs/10_bench.ipynb #405f6f27
 def rate(stats: dict, items: float) -> dict:

@@ -261,7 +261,7 @@ class DlibDetector:
 
     def all_faces(self, image, upsample: int = 0, min_score: float = 0.3, shrink: float = 1.0) -> list[np.ndarray]:
         """Landmarks [68, 2] of every face scoring `min_score` or more in `image` at upsampling `upsample` (1 finds faces down to
-        about 40 px, four times slower), largest first. `shrink` < 1 runs the face detector on the image shrunk by that factor
+        about 40 px, at a higher cost), largest first. `shrink` < 1 runs the face detector on the image shrunk by that factor
         (faster, for faces known to be large) and the landmark predictor on the image itself."""
         img = as_rgb_uint8(image)
         small = img if shrink >= 1 else np.asarray(Image.fromarray(img).resize(

@@ -10,11 +10,12 @@ from .model import PGFlow
 from .synth import SynthFaces
 from .imagemetrics import l1_error, psnr, ssim
 from .warp import landmark_warp
+from .composite import to_float, to_uint8, composite
 
 # %% auto #0
 __all__ = ['METRICS', 'SCORE_COLUMNS', 'BASELINES', 'per_image_scores', 'image_scores', 'wins', 'baseline_verdict', 'scores_text',
            'validation_pairs', 'quality_pairs', 'video_pairs', 'mean_training_image', 'mean_of_frames',
-           'baseline_images', 'baseline_scores', 'evaluate_cross_pose']
+           'baseline_images', 'baseline_scores', 'photo_baselines', 'evaluate_cross_pose']
 
 # %% ../nbs/06a_evaluation.ipynb #608c0767
 METRICS = (("l1", "L1"), ("psnr", "PSNR"), ("ssim", "SSIM"))   # key, name in tables
@@ -106,6 +107,11 @@ def baseline_scores(pairs, n_mean_items: int = 64, mean_image=None) -> dict:
     src, slm, tlm, gt = pairs
     if mean_image is None: mean_image = mean_training_image(SynthFaces('train', size=src.shape[-1]), n_mean_items)
     return {k: image_scores(v, gt) for k, v in baseline_images(src, slm, tlm, mean_image).items()}
+
+# %% ../nbs/06a_evaluation.ipynb #5e26400f
+def photo_baselines(photo, box, src_px, tgt_px, warp64: torch.Tensor, mask64: torch.Tensor) -> dict:
+    "`{'warp', 'copy_source'}`: uint8 `[H, W, 3]` frames for `photo` (uint8 `[H, W, 3]`) whose face in crop `box` moves from `src_px` to `tgt_px` (pixels)."
+    return {'warp': to_uint8(composite(to_float(photo), box, src_px, tgt_px, warp64, warp64, mask64)), 'copy_source': photo}
 
 # %% ../nbs/06a_evaluation.ipynb #ac093b30
 def _cached_warps(pairs, cache: dict):

@@ -15,12 +15,14 @@ from .warp import landmark_warp
 from .imagemetrics import ssim
 from .fusemask import face_hull_mask, FusionMask, fit_gate
 from .fusemask import STILL_PX, pose_change_gate, fuse, familiarity_gate   # the mask's home is fusemask; kept importable from here
+_all_ = ['STILL_PX', 'face_hull_mask', 'FusionMask', 'pose_change_gate', 'fuse', 'familiarity_gate', 'fit_gate']
 from .model import PGFlow
 from .evaluation import quality_pairs, validation_pairs, image_scores, baseline_scores
 
 # %% auto #0
 __all__ = ['quadruplet_source', 'fusion_pairs', 'fusion_loss', 'train_fusion', 'known_face_bits', 'fusion_report', 'pgflow_fuse',
-           'main']
+           'main', 'STILL_PX', 'face_hull_mask', 'FusionMask', 'pose_change_gate', 'fuse', 'familiarity_gate',
+           'fit_gate']
 
 # %% ../nbs/05c_fusion.ipynb #fe493404
 @torch.no_grad()

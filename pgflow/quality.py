@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 from .model import PGFlow
 from .evaluation import quality_pairs, image_scores, baseline_scores, baseline_images, video_pairs, mean_training_image, wins
+_all_ = ['quality_pairs', 'image_scores', 'baseline_scores', 'video_pairs']   # their home is pgflow.evaluation; kept importable from here
 
 # %% auto #0
-__all__ = ['SWEEP_BASE', 'CANDIDATES', 'transfer_decomposition', 'read_results', 'quality_table']
+__all__ = ['SWEEP_BASE', 'CANDIDATES', 'transfer_decomposition', 'read_results', 'quality_table', 'quality_pairs', 'image_scores',
+           'baseline_scores', 'video_pairs']
 
 # %% ../nbs/12_quality.ipynb #7b7378d6
 @torch.no_grad()

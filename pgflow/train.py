@@ -22,27 +22,31 @@ from .fileio import as_write_error, WriteError, FolderLock, FolderInUse
 from .model import PGFlow, dequantize
 from .losses import PGFlowObjective
 from .evaluation import validation_pairs, mean_training_image, evaluate_cross_pose, baseline_verdict, scores_text
-from .trainconfig import TrainConfig, preset_defaults, load_config_file, tracker_for
+from .trainconfig import TrainConfig, preset_defaults, load_config_file, tracker_for, lr_at
 from .checkpoints import TrainState, latest_checkpoint, save_checkpoint, read_checkpoint, pick_checkpoint, load_checkpoint
 from .runplots import sample_grid, plot_curves
 
 # %% auto #0
-__all__ = ['lr_at', 'StepSampler', 'make_datasets', 'StopFlag', 'init_actnorm', 'load_init_weights', 'replica_checksums', 'Run',
+__all__ = ['StepSampler', 'make_datasets', 'StopFlag', 'init_actnorm', 'load_init_weights', 'replica_checksums', 'Run',
            'setup_run', 'StepResult', 'train_step', 'log_step', 'validate', 'validate_and_checkpoint', 'report',
-           'save_model_dir', 'train', 'train_parser', 'config_from', 'parse_args', 'pgflow_train', 'main']
+           'save_model_dir', 'train', 'train_parser', 'config_from', 'parse_args', 'pgflow_train', 'main',
+           'TrainConfig', 'preset_defaults', 'load_config_file', 'tracker_for', 'TRACKERS', 'lr_at', 'validation_pairs',
+           'mean_training_image', 'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid',
+           'plot_curves', 'TrainState', 'checkpoints', 'latest_checkpoint', 'save_checkpoint', 'read_checkpoint',
+           'pick_checkpoint', 'load_checkpoint', 'CheckpointError', 'CHECKPOINT_FORMAT', 'encode_state', 'decode_state',
+           'state_files', 'read_state', 'rng_state', 'set_rng_state']
 
 # %% ../nbs/07_train.ipynb #eceba332
 from .evaluation import wins
 from .trainconfig import TRACKERS
-from .checkpoints import checkpoints, CheckpointError, CHECKPOINT_FORMAT
+from .checkpoints import (checkpoints, CheckpointError, CHECKPOINT_FORMAT, encode_state, decode_state, state_files,
+                                read_state, rng_state, set_rng_state)
+_all_ = ['TrainConfig', 'preset_defaults', 'load_config_file', 'tracker_for', 'TRACKERS', 'lr_at', 'validation_pairs', 'mean_training_image',
+         'evaluate_cross_pose', 'wins', 'baseline_verdict', 'scores_text', 'sample_grid', 'plot_curves', 'TrainState', 'checkpoints', 'latest_checkpoint',
+         'save_checkpoint', 'read_checkpoint', 'pick_checkpoint', 'load_checkpoint', 'CheckpointError', 'CHECKPOINT_FORMAT', 'encode_state',
+         'decode_state', 'state_files', 'read_state', 'rng_state', 'set_rng_state']
 
 # %% ../nbs/07_train.ipynb #48cf54c7
-def lr_at(cfg: TrainConfig, step: int) -> float:
-    "Learning rate at optimiser step `step`: linear warm-up over `warmup_steps`, then cosine to `min_lr_ratio * lr`."
-    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-    t = min(1.0, max(0, step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
-    return cfg.lr * warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
-
 class StepSampler(Sampler):
     "Endless batches of indices; batch `m` of process `rank` is a pure function of (seed, m, rank, world)."
     def __init__(self, n: int, batch_size: int, seed: int = 0, rank: int = 0, world: int = 1, start: int = 0):

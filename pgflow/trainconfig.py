@@ -4,14 +4,14 @@
 
 # %% ../nbs/06b_trainconfig.ipynb #a38c4ce0
 from __future__ import annotations
-import importlib.util, json, typing
+import importlib.util, json, math, typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from .model import PGFlowConfig
 from .losses import LossConfig
 
 # %% auto #0
-__all__ = ['TRACKERS', 'TrainConfig', 'preset_defaults', 'load_config_file', 'tracker_for']
+__all__ = ['TRACKERS', 'TrainConfig', 'lr_at', 'preset_defaults', 'load_config_file', 'tracker_for']
 
 # %% ../nbs/06b_trainconfig.ipynb #bb3284ba
 @dataclass
@@ -82,7 +82,7 @@ class TrainConfig:
 
     @classmethod
     def small(cls, **kw) -> "TrainConfig":
-        "The release run (`nbs/models/synth64`): the small 64x64 model on synthetic faces, about an hour of a 2-core CPU."
+        "The release run (`nbs/models/synth64`): the small 64x64 model on synthetic faces, sized for a CPU."
         return cls(**{**dict(preset="small", image_size=64, steps=2000, batch_size=8, lr=2e-3, warmup_steps=100,
                              cross_l1=5.0, temperature=0.0, out="runs/synth64", checkpoint_every=250, sample_every=500,
                              log_every=50), **kw})
@@ -117,6 +117,13 @@ class TrainConfig:
         kw = {f.name: getattr(self, f.name) for f in fields(LossConfig)}
         kw["vgg_path"], kw["arcface_path"] = self.vgg_path or None, self.arcface_path or None
         return LossConfig(**kw)
+
+# %% ../nbs/06b_trainconfig.ipynb #8f3e6bb7
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    "Learning rate at optimiser step `step`: linear warm-up over `warmup_steps`, then cosine to `min_lr_ratio * lr`."
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    t = min(1.0, max(0, step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * warm * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 # %% ../nbs/06b_trainconfig.ipynb #dca292eb
 def preset_defaults(name: str) -> str:

@@ -19,6 +19,9 @@ from tqdm.auto import tqdm
 from .fileio import atomic_write
 from .frames import (TransferError, IMAGE_EXTS, VIDEO_EXTS, Frames, FrameStream, open_frames, read_image,
                            read_frames, read_video, rgb_uint8, contact_sheet, write_frames, write_stream, LandmarkTrack, landmark_track)
+from .frames import LANDMARK_EXTS, read_landmark_file, read_landmarks
+_all_ = ['TransferError', 'read_frames', 'write_frames', 'LANDMARK_EXTS', 'read_landmark_file', 'LandmarkTrack', 'read_landmarks',
+         'landmark_track']   # moved to pgflow.frames; kept importable from here
 from .composite import to_float, to_uint8, resize_image, paste_face, composite, composite_region
 from .motion import (detect_faces, landmark_box, choose_face, describe_faces, number_faces, box_iou, FaceTracker, LandmarkSmoother,
                            CenteredSmoother, SMOOTH_RADIUS)
@@ -32,7 +35,8 @@ __all__ = ['DETECT_FACE_PX', 'MODES', 'SYNTH_MARGIN', 'DEFAULT_MODEL', 'LAYOUTS'
            'report_missing', 'TargetPoses', 'target_landmarks', 'training_margin', 'default_model', 'load_model',
            'encode_source', 'decode_batch', 'SplitNoise', 'decode_poses', 'SourceFace', 'Posed', 'driving_input',
            'Reenactor', 'make_smoother', 'side_by_side', 'render_output', 'Animation', 'compose', 'make_detector',
-           'npy_path', 'save_npy', 'transfer_files', 'pgflow_transfer', 'main']
+           'npy_path', 'save_npy', 'transfer_files', 'pgflow_transfer', 'main', 'TransferError', 'read_frames',
+           'write_frames', 'LANDMARK_EXTS', 'read_landmark_file', 'LandmarkTrack', 'read_landmarks', 'landmark_track']
 
 # %% ../nbs/08_transfer.ipynb #1b50a59e
 def find_source_face(detector, image:np.ndarray, face='largest', path='source') -> tuple[np.ndarray, str]:
@@ -116,7 +120,7 @@ def target_landmarks(source_px:np.ndarray, driving_px:np.ndarray, mode:str='auto
     return np.stack([poses(d) for d in driving_px])
 
 # %% ../nbs/08_transfer.ipynb #0d37c4e7
-SYNTH_MARGIN = 1.9  # pgflow.synth's framing: image side / the landmarks' larger extent (median over poses, measured below)
+SYNTH_MARGIN = 1.9  # pgflow.synth's framing: image side / the landmarks' larger extent (the median over poses; a test below recomputes it)
 
 def training_margin(model_dir=None) -> tuple[float, str]:
     "The crop margin the model in `model_dir` was trained with, and where it was read (see above)."

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from .fileio import write_json, write_text
 from .frames import open_frames, write_stream, write_frames
+from .evaluation import photo_baselines
 from .composite import to_float, to_uint8, paste_face, composite, resize_image
 from .motion import landmark_box, jitter
 from .imagemetrics import psnr
@@ -79,8 +80,7 @@ def self_reenactment(model, video, detector, smooth=True, max_frames:int|None=No
         if lm is None: continue
         box, tgt_px = face_region(lm, truth.shape), targets[-1]
         outs = {'pgflow': render_output(src, p, reen.correction), 'paste_back': paste_face(src.image, to_uint8(p.output), src.box),
-                'warp': to_uint8(composite(to_float(src.image), src.box, src.landmarks_px, tgt_px, p.warp, p.warp, p.mask)),
-                'copy_source': src.image}
+                **photo_baselines(src.image, src.box, src.landmarks_px, tgt_px, p.warp, p.mask)}
         rows.append({'frame': p.index, **{f'psnr_{k}': region_psnr(o, truth, box) for k, o in outs.items()},
                      **{f'sharpness_{k}': sharpness(o, box) / src_sharp for k, o in outs.items()},
                      'akd_pgflow': _akd(detector, outs['pgflow'], lm)})

@@ -4,7 +4,7 @@
 
 Held-out synthetic identities (SynthFaces('val'), the 12_quality protocol's pairs 0..rows-1).
 Columns, labelled: source | target pose (the target landmarks drawn) | pgflow (`model.transfer`,
-temperature 0) | warp (`pgflow.warp.landmark_warp`) | ground truth. Each face is upscaled to
+temperature 0) | warp (`pgflow.evaluation.baseline_images`) | ground truth. Each face is upscaled to
 128 px (nearest neighbour, so no detail is invented), and the PSNR of pgflow and warp is printed under them.
 """
 import argparse
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 from pgflow.model import PGFlow
 from pgflow.evaluation import quality_pairs
-from pgflow.warp import landmark_warp
+from pgflow.evaluation import baseline_images
 from pgflow.imagemetrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def main():
     S = model.config.image_size
     src, slm, tlm, gt = quality_pairs(a.rows, S)
     with torch.no_grad(): out = model.transfer(src, slm, tlm, temperature=0.0).clamp(0, 1)
-    warped = landmark_warp(src, slm, tlm)
+    warped = baseline_images(src, slm, tlm)['warp']
     cols = ["source", "target pose", "pgflow", "warp", "ground truth"]
     up = 128
     fig, axes = plt.subplots(a.rows, len(cols), figsize=(len(cols) * 1.45, a.rows * 1.6), dpi=100, squeeze=False)

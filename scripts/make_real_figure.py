@@ -6,7 +6,7 @@ Self-reenactment, as `pgflow-eval --spread --skip-first` scores it: for each of 
 prepared folder (people no model here was trained on), the source is the first frame of their first video and
 the driving frame is the one of 12 spread over the video whose landmarks moved most from the source's; the
 driving frame is also the ground truth. Columns: source | driving = truth | pgflow (`model.transfer`) |
-flow alone (`fuse=False`) | warp (`landmark_warp`) | copy of the source, with PSNR / SSIM against the truth under
+flow alone (`fuse=False`) | warp (`baseline_images`) | copy of the source, with PSNR / SSIM against the truth under
 each. Faces are upscaled to 128 px by nearest neighbour, so nothing is invented by the picture.
 """
 import argparse
@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import torch
 from pgflow.model import PGFlow
 from pgflow.metrics import dataset_videos
-from pgflow.warp import landmark_warp
+from pgflow.evaluation import baseline_images
 from pgflow.imagemetrics import psnr, ssim
 from make_figure import draw_face   # scripts/ is on the path when this runs as a script
 
@@ -42,7 +42,8 @@ def main():
         src, slm, tlm, gt = v.images[:1], v.landmarks[:1], v.landmarks[t:t + 1], v.images[t:t + 1]
         with torch.no_grad():
             out, flow = model.transfer(src, slm, tlm).clamp(0, 1), model.transfer(src, slm, tlm, fuse=False).clamp(0, 1)
-        ims = [src[0], gt[0], out[0], flow[0], landmark_warp(src, slm, tlm)[0], src[0]]
+        base = baseline_images(src, slm, tlm)
+        ims = [src[0], gt[0], out[0], flow[0], base['warp'][0], base['copy_source'][0]]
         for c, im in enumerate(ims):
             note = f"{psnr(im[None], gt).item():.1f} dB / {ssim(im[None], gt).item():.2f}" if c >= 2 else ""
             draw_face(axes[r][c], im, up, cols[c] if r == 0 else "", note, title_size=10, note_size=8)

@@ -8,10 +8,12 @@ PKG = ROOT / "pgflow"
 MODULES = sorted(p.stem for p in PKG.glob("*.py") if p.stem not in ("__init__", "_modidx"))
 
 
-def imported_modules(path: Path) -> set:
-    "pgflow modules that `path` imports anywhere (top level or inside a function): `from .x`, `from pgflow.x`, `import pgflow.x`, `from pgflow import x`."
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+def imported_modules(path: Path, modules=None) -> set:
+    """pgflow modules that `path` imports anywhere (top level or inside a function): `from .x`, `from pgflow.x`, `import pgflow.x`,
+    `from pgflow import x`, and, in a module that calls `import_module`, every string naming `"pgflow.x"` or `"pgflow.x:name"` (what it may load)."""
+    text = path.read_text()
+    found = set(re.findall(r"[\"']pgflow\.(\w+)[\"':]", text)) if "import_module" in text else set()
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.ImportFrom):
             mod = node.module or ""
             if node.level == 1 or mod == "pgflow" or mod.startswith("pgflow."):
@@ -20,7 +22,7 @@ def imported_modules(path: Path) -> set:
                 else: found.update(a.name for a in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("pgflow."))
-    return found & set(MODULES)
+    return found & set(MODULES if modules is None else modules)
 
 
 def import_graph() -> dict:
@@ -48,8 +50,16 @@ def circles(graph: dict) -> list:
 
 def test_imports_form_no_circle():
     graph = import_graph()
-    assert "model" in graph and "fusemask" in graph["model"]          # the reader sees local imports too
+    assert "fusemask" in graph["model"] and "videobench" in graph["bench"]   # a top-level import; a lazy one by name
     assert circles(graph) == [], circles(graph)
+
+
+def test_the_reader_sees_every_import_form(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("from .a import x\nfrom pgflow.b import y\nimport pgflow.c as c\nfrom pgflow import d\nfrom . import e\n"
+                 "def f():\n    from pgflow.g import z\n    import importlib\n    return importlib.import_module('pgflow.h')\n"
+                 "import numpy\nfrom .. import nothing\n")
+    assert imported_modules(f, "abcdefgh") == set("abcdegh")
 
 
 def test_the_reader_finds_circles():
