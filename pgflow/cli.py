@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_cli.ipynb #98d126be
 from __future__ import annotations
-import argparse, dataclasses, json, sys, typing
+import argparse, dataclasses, json, sys, types, typing
 from fastcore.script import anno_parser
 from fastcore.docments import docments
 
@@ -34,7 +34,7 @@ def run_cli(func, argv: list | None = None, prog: str | None = None, parser: arg
 def _flag_type(tp):
     "The argparse `type` of a field annotated `tp` (Optional unwrapped, dict as JSON)."
     if tp is dict: return json.loads
-    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", ())):
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
     return tp
 

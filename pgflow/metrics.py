@@ -14,7 +14,6 @@ from fastcore.script import call_parse, Param, store_true
 
 from .fileio import write_text
 from .transfer import decode_poses, TransferError, load_model
-from .warp import landmark_warp
 from .evaluation import baseline_images, mean_of_frames
 
 # %% auto #0

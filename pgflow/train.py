@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #5683e467
 from __future__ import annotations
-import contextlib, math, os, shutil, signal, sys, threading, time
+import contextlib, os, shutil, signal, sys, threading, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 from typing import Iterator
